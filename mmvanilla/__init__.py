@@ -1,2 +1,8 @@
-"""VanillaNet for MMDetection 3.x."""
+"""VanillaNet for MMDetection 3.x.
+
+Importing the package registers its modules in mmdet's (and mmpretrain's)
+registries; configs do it with ``custom_imports=dict(imports=['mmvanilla'])``.
+"""
+from . import models  # noqa: F401
+
 __version__ = '0.1.0'

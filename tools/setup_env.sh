@@ -39,15 +39,16 @@ mkdir -p "$cache"
 shared=${MMVANILLA_WHEELS:-$repo/../shared/wheels}
 [[ -d $shared ]] && links+=("--find-links" "$shared")
 
-"${pip[@]}" install -q "setuptools<70" wheel ninja
+"${pip[@]}" install -q "setuptools>=64" wheel
 # shellcheck disable=SC2086
 "${pip[@]}" install -q $TORCH_SPEC
 
-if ! "${pip[@]}" install -q --no-index "${links[@]}" "mmcv==$MMCV_VERSION" 2>/dev/null; then
+if ! "${pip[@]}" install -q --no-index --no-deps "${links[@]}" "mmcv==$MMCV_VERSION" 2>/dev/null; then
   echo "[setup] no mmcv $MMCV_VERSION wheel for this torch; building it from source (~17 min on 2 cores)"
+  "${pip[@]}" install -q "setuptools<70" ninja   # mmcv's setup.py imports pkg_resources
   src=$(mktemp -d)
   trap 'rm -rf "$src"' EXIT
-  "${pip[@]}" download -q --no-deps --no-binary :all: -d "$src" "mmcv==$MMCV_VERSION"
+  "${pip[@]}" download -q --no-deps --no-build-isolation --no-binary :all: -d "$src" "mmcv==$MMCV_VERSION"
   tar -xzf "$src"/mmcv-$MMCV_VERSION.tar.gz -C "$src"
   # torch >= 2.14 headers need C++20; mmcv 2.1.0 asks for C++17.
   if "$venv/bin/python" -c 'import sys, torch; v = tuple(map(int, torch.__version__.split("+")[0].split(".")[:2])); sys.exit(v < (2, 14))'; then
@@ -55,7 +56,8 @@ if ! "${pip[@]}" install -q --no-index "${links[@]}" "mmcv==$MMCV_VERSION" 2>/de
   fi
   (cd "$src/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
      "${pip[@]}" wheel --no-build-isolation --no-deps -w "$cache" .)
-  "${pip[@]}" install -q --no-index --find-links "$cache" "mmcv==$MMCV_VERSION"
+  "${pip[@]}" install -q --no-index --no-deps --find-links "$cache" "mmcv==$MMCV_VERSION"
+  "${pip[@]}" install -q --upgrade setuptools   # torch wants a recent one at run time
 fi
 "${pip[@]}" install -q "mmcv==$MMCV_VERSION" "${links[@]}"   # its pure-Python requirements
 

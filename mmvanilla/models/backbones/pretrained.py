@@ -1,0 +1,107 @@
+"""Load official VanillaNet ImageNet checkpoints (train or deploy form)."""
+from typing import Dict, List, Optional
+
+from torch import Tensor, nn
+
+from mmvanilla.utils.errors import CheckpointError
+from mmvanilla.utils.safe_checkpoint import safe_load
+
+STATE_DICT_KEYS = ('state_dict', 'model', 'model_ema')
+HEAD_PREFIXES = ('cls1.', 'cls2.', 'cls.')
+
+
+def extract_state_dict(checkpoint: dict, key: Optional[str] = None,
+                       prefix: Optional[str] = None) -> Dict[str, Tensor]:
+    """The VanillaNet weights of a checkpoint, head dropped.
+
+    Weights are taken from ``checkpoint[key]`` or else the first of
+    ``state_dict``, ``model``, ``model_ema`` present (or the dict itself).
+    ``prefix`` (e.g. ``'backbone.'``) selects and strips a sub-model; without it
+    a detector checkpoint's ``backbone.`` keys are found automatically.
+    """
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f'a checkpoint must be a dict of weights, got {type(checkpoint).__name__}')
+    if key is not None:
+        if key not in checkpoint:
+            raise CheckpointError(
+                f'checkpoint has no {key!r} entry (it has {sorted(checkpoint)[:8]}); '
+                f'drop `key` from init_cfg or name one of those')
+        state = checkpoint[key]
+    else:
+        state = next((checkpoint[k] for k in STATE_DICT_KEYS if k in checkpoint),
+                     checkpoint)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v
+             for k, v in state.items() if isinstance(v, Tensor)}
+    if prefix is None and not _form(state) and any(
+            k.startswith('backbone.') for k in state):
+        prefix = 'backbone.'
+    if prefix:
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return {k: v for k, v in state.items() if not k.startswith(HEAD_PREFIXES)}
+
+
+def _form(state: Dict[str, Tensor]) -> Optional[str]:
+    if 'stem1.0.weight' in state:
+        return 'train'
+    if 'stem.0.weight' in state:
+        return 'deploy'
+    return None
+
+
+def _dims(state: Dict[str, Tensor], form: str) -> List[int]:
+    conv = 'conv2.0' if form == 'train' else 'conv'
+    dims = [state[('stem1.0' if form == 'train' else 'stem.0') + '.weight'].shape[0]]
+    i = 0
+    while f'stages.{i}.{conv}.weight' in state:
+        dims.append(state[f'stages.{i}.{conv}.weight'].shape[0])
+        i += 1
+    return dims
+
+
+def check_compatible(backbone: nn.Module, state: Dict[str, Tensor],
+                     source: str = 'checkpoint') -> None:
+    """Raise one message naming the fix if ``state`` cannot fill ``backbone``."""
+    from mmvanilla.models.backbones.vanillanet import ARCH_SETTINGS, resolve_arch
+    form = _form(state)
+    if form is None:
+        raise CheckpointError(
+            f'{source} holds no VanillaNet weights (no stem1.* or stem.* keys; '
+            f'first keys: {list(state)[:5]}); for a detector checkpoint set '
+            f"init_cfg prefix='backbone.'")
+    if form == 'train' and backbone.deploy:
+        raise CheckpointError(
+            f'{source} is in train form but the backbone has deploy=True: build it '
+            f'with deploy=False, load, then fuse (switch_to_deploy() or '
+            f'tools/reparameterize.py)')
+    if form == 'deploy' and not backbone.deploy:
+        raise CheckpointError(
+            f'{source} is in fused (deploy) form: set backbone deploy=True to load '
+            f'it (a fused model cannot be trained back into the train form)')
+    act_weight = state['stem2.2.weight' if form == 'train' else 'stem.1.weight']
+    act_num = (act_weight.shape[-1] - 1) // 2
+    if act_num != backbone.act_num:
+        raise CheckpointError(
+            f'{source} was trained with act_num={act_num} but the backbone has '
+            f'act_num={backbone.act_num}: set backbone act_num={act_num}')
+    dims = _dims(state, form)
+    expected = resolve_arch(backbone.arch)['dims']
+    if dims != expected:
+        names = [n for n, s in ARCH_SETTINGS.items() if s['dims'] == dims]
+        hint = f"set arch='{names[0]}'" if names else \
+            f'set arch=dict(dims={dims}, strides=[...])'
+        raise CheckpointError(
+            f'{source} holds a VanillaNet with dims {dims} but the backbone arch '
+            f'{backbone.arch!r} has dims {expected}: {hint}')
+
+
+def load_pretrained(backbone: nn.Module, filename: str, key: Optional[str] = None,
+                    prefix: Optional[str] = None) -> None:
+    """Load an official (or mmdet) checkpoint into ``backbone``, all keys filled."""
+    state = extract_state_dict(safe_load(filename), key, prefix)
+    check_compatible(backbone, state, source=f'checkpoint {filename!r}')
+    missing, unexpected = backbone.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f'checkpoint {filename!r} does not fit the backbone: missing '
+            f'{missing[:5]}, unexpected {unexpected[:5]}; check arch and act_num')

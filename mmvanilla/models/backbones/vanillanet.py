@@ -1,0 +1,294 @@
+"""VanillaNet (arXiv 2305.12972) as an MMDetection / MMPretrain backbone."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+from mmdet.registry import MODELS as MMDET_MODELS
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmvanilla.models.backbones.pretrained import load_pretrained
+from mmvanilla.models.layers import SeriesActivation, VanillaBlock
+from mmvanilla.models.layers.fusion import merge_conv_1x1
+from mmvanilla.models.layers.vanilla_block import (check_fusable, conv_bn,
+                                                   deep_training_nonlinearity,
+                                                   fused_conv_bn)
+from mmvanilla.utils.errors import ConfigError
+
+
+def _vn(n_2048: int) -> dict:
+    """VN-7 .. VN-13: 512, 512, 1024, 2048 x n, 4096, 4096."""
+    return dict(dims=[512, 512, 1024] + [2048] * n_2048 + [4096, 4096],
+                strides=[1, 2, 2] + [1] * (n_2048 - 1) + [2, 1])
+
+
+ARCH_SETTINGS: Dict[str, dict] = {
+    'vanillanet_5': dict(dims=[512, 1024, 2048, 4096], strides=[2, 2, 2]),
+    'vanillanet_6': dict(dims=[512, 1024, 2048, 4096, 4096],
+                         strides=[2, 2, 2, 1]),
+    'vanillanet_7': _vn(1),
+    'vanillanet_8': dict(dims=[512, 512, 1024, 2048, 2048, 4096, 4096],
+                         strides=[1, 2, 2, 1, 2, 1]),
+    'vanillanet_9': _vn(3),
+    'vanillanet_10': _vn(4),
+    'vanillanet_11': _vn(5),
+    'vanillanet_12': _vn(6),
+    'vanillanet_13': _vn(7),
+    'vanillanet_13_x1_5': dict(dims=[int(d * 1.5) for d in _vn(7)['dims']],
+                               strides=_vn(7)['strides']),
+    'vanillanet_13_x1_5_ada_pool': dict(
+        dims=[int(d * 1.5) for d in _vn(7)['dims']], strides=_vn(7)['strides'],
+        ada_pool=True),
+}
+
+
+def resolve_arch(arch: Union[str, dict]) -> dict:
+    """Return ``dict(dims, strides, ada_pool)`` for an arch name or dict."""
+    if isinstance(arch, str):
+        if arch not in ARCH_SETTINGS:
+            raise ConfigError(
+                f'unknown VanillaNet arch {arch!r}; choose one of '
+                f'{", ".join(ARCH_SETTINGS)} or give dict(dims=[...], strides=[...])')
+        arch = ARCH_SETTINGS[arch]
+    if not isinstance(arch, dict) or not {'dims', 'strides'} <= set(arch):
+        raise ConfigError(
+            f'VanillaNet arch must be a name or dict(dims=[...], strides=[...]), '
+            f'got {arch!r}')
+    dims, strides = list(arch['dims']), list(arch['strides'])
+    if len(dims) != len(strides) + 1 or len(strides) < 1:
+        raise ConfigError(
+            f'VanillaNet arch needs len(dims) == len(strides) + 1 >= 2 (dims[0] is '
+            f'the stem, block i maps dims[i] -> dims[i+1] with strides[i]); got '
+            f'{len(dims)} dims and {len(strides)} strides')
+    if any(int(d) != d or d < 1 for d in dims) or any(s not in (1, 2) for s in strides):
+        raise ConfigError(
+            f'VanillaNet dims must be positive ints and strides 1 or 2; got '
+            f'dims={dims}, strides={strides}')
+    return dict(dims=dims, strides=strides, ada_pool=bool(arch.get('ada_pool')))
+
+
+def default_out_indices(strides: Sequence[int]) -> List[int]:
+    """The last block of each output stride."""
+    return [i for i in range(len(strides))
+            if i == len(strides) - 1 or strides[i + 1] != 1]
+
+
+@MMDET_MODELS.register_module()
+class VanillaNet(BaseModule):
+    """VanillaNet backbone: a plain CNN with one layer per stage.
+
+    ``out_indices`` index the list of blocks (0-based), the convention of the
+    official detection code: VN-11 RetinaNet uses ``(1, 6, 8)`` (strides 8,
+    16, 32), Mask R-CNN ``(0, 1, 6, 8)``. The channels of the emitted maps are
+    in :attr:`out_channels`, their strides in :attr:`out_strides`.
+
+    Args:
+        arch: A name of :data:`ARCH_SETTINGS` or ``dict(dims, strides)``.
+        in_channels: Input image channels.
+        act_num: Order n of the series activation (kernel 2n+1); the paper's
+            detectors use 4, the ImageNet models 3.
+        out_indices: Blocks whose outputs are returned; default the last block
+            of each stride.
+        frozen_stages: -1 freezes nothing, 0 the stem, k the stem and the first
+            k blocks.
+        norm_eval: Keep BNs in eval mode while training.
+        norm_cfg: Norm config, e.g. ``dict(type='SyncBN', eps=1e-6)``.
+        act_learn: Slope lambda of the deep-training leaky ReLU between the
+            two convs of each block: 1 (linear, fusable) for fine-tuning; the
+            :class:`DeepTrainingHook` anneals it from 0 to 1.
+        deploy: Build the fused (reparameterized) form.
+        init_cfg: e.g. ``dict(type='Pretrained', checkpoint=PATH)`` for an
+            official ImageNet checkpoint (train or deploy form, weights under
+            ``model``, ``model_ema`` or ``state_dict``; optional ``key`` picks
+            one, optional ``prefix`` selects e.g. ``'backbone.'``).
+
+    The ``vanillanet_13_x1_5_ada_pool`` arch pools adaptively to 38/19/10 at
+    224 input in classification. Fixed output sizes do not suit detection, so
+    here its pools are ``MaxPool2d(2, ceil_mode=True)``: the same map sizes as
+    the classifier at 224, scaling with the input. Its stem has stride 3, so
+    its output strides are 3 * 2^k (see :attr:`out_strides`).
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'vanillanet_11',
+                 in_channels: int = 3,
+                 act_num: int = 3,
+                 out_indices: Optional[Sequence[int]] = None,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 norm_cfg: dict = dict(type='BN', eps=1e-6),
+                 act_learn: float = 1.0,
+                 deploy: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(init_cfg=init_cfg or [
+            dict(type='TruncNormal', layer='Conv2d', std=0.02, bias=0.0)])
+        settings = resolve_arch(arch)
+        self.arch = arch
+        dims, strides = settings['dims'], settings['strides']
+        self.num_blocks = len(strides)
+        if not isinstance(act_num, int) or act_num < 0:
+            raise ConfigError(f'act_num must be an int >= 0, got {act_num!r}')
+        self.act_num = act_num
+        self.out_indices = self._check_out_indices(
+            default_out_indices(strides) if out_indices is None else out_indices)
+        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= self.num_blocks:
+            raise ConfigError(
+                f'frozen_stages={frozen_stages!r} is out of range: use -1 (none), '
+                f'0 (stem) up to {self.num_blocks} (stem and all blocks)')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.deploy = deploy
+
+        ada_pool = settings['ada_pool']
+        # Stem: 4x4/4 conv, BN, leaky ReLU(lambda), 1x1 conv, BN, activation;
+        # deploy form: one 4x4/4 conv and the fused activation. Its modules sit
+        # on the backbone so that keys are the official `stem1.*`, `stem2.*`
+        # (train) and `stem.*` (deploy).
+        stem_stride, stem_padding = (3, 1) if ada_pool else (4, 0)
+        if deploy:
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_channels, dims[0], 4, stem_stride, stem_padding),
+                SeriesActivation(dims[0], act_num, deploy=True))
+        else:
+            self.stem1 = conv_bn(in_channels, dims[0], 4, stem_stride, norm_cfg,
+                                 stem_padding)
+            self.stem2 = nn.Sequential(
+                *conv_bn(dims[0], dims[0], 1, 1, norm_cfg),
+                SeriesActivation(dims[0], act_num, norm_cfg))
+        self.stages = nn.ModuleList(
+            VanillaBlock(dims[i], dims[i + 1], strides[i], act_num, norm_cfg,
+                         deploy, ceil_mode=ada_pool)
+            for i in range(self.num_blocks))
+        block_strides, s = [], stem_stride
+        for stride in strides:
+            s *= stride
+            block_strides.append(s)
+        self.out_channels = [dims[i + 1] for i in self.out_indices]
+        self.out_strides = [block_strides[i] for i in self.out_indices]
+        self.act_learn = act_learn
+        self._freeze_stages()
+
+    def _check_out_indices(self, out_indices: Sequence[int]) -> Tuple[int, ...]:
+        indices = tuple(out_indices) if isinstance(out_indices, (list, tuple)) \
+            else (out_indices,)
+        n = self.num_blocks
+        if not indices or not all(isinstance(i, int) for i in indices):
+            raise ConfigError(
+                f'out_indices must be a non-empty list of block indices, got '
+                f'{out_indices!r}')
+        bad = [i for i in indices if not 0 <= i < n]
+        if bad:
+            raise ConfigError(
+                f'out_indices {list(indices)} has {bad} out of range: this arch '
+                f'has {n} blocks, indices 0..{n - 1} (official convention: they '
+                f'index the block list, e.g. VN-11 RetinaNet uses [1, 6, 8])')
+        if list(indices) != sorted(set(indices)):
+            raise ConfigError(
+                f'out_indices must be strictly increasing, got {list(indices)}; '
+                f'use {sorted(set(indices))}')
+        return indices
+
+    @property
+    def act_learn(self) -> float:
+        """Slope lambda of the deep-training non-linearity (1: linear)."""
+        return self._act_learn
+
+    @act_learn.setter
+    def act_learn(self, value: float) -> None:
+        if not 0.0 <= float(value) <= 1.0:
+            raise ConfigError(f'act_learn must lie in [0, 1], got {value!r}')
+        self._act_learn = float(value)
+        for block in self.stages:
+            block.act_learn = float(value)
+
+    def _stem_layers(self) -> List[nn.Module]:
+        return [self.stem] if self.deploy else [self.stem1, self.stem2]
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        if self.deploy:
+            x = self.stem(x)
+        else:
+            x = self.stem1(x)
+            x = deep_training_nonlinearity(x, self.act_learn)
+            x = self.stem2(x)
+        outs = []
+        for i, block in enumerate(self.stages):
+            x = block(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def switch_to_deploy(self) -> None:
+        """Reparameterize to the fused form in place (no-op if already fused).
+
+        Refuses while ``act_learn != 1``. Afterwards the state dict has the keys
+        and shapes of a backbone built with ``deploy=True``.
+        """
+        if self.deploy:
+            return
+        check_fusable(self.act_learn)
+        weight, bias = merge_conv_1x1(fused_conv_bn(self.stem1),
+                                      fused_conv_bn(self.stem2[:2]))
+        conv = self.stem1[0]
+        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                          conv.stride, conv.padding)
+        fused.weight.data, fused.bias.data = weight, bias
+        activation = self.stem2[2]
+        activation.switch_to_deploy()
+        self.stem = nn.Sequential(fused, activation)
+        del self.stem1, self.stem2
+        for block in self.stages:
+            block.switch_to_deploy()
+        self.deploy = True
+
+    def init_weights(self) -> None:
+        """Load the ``init_cfg`` Pretrained checkpoint, else the official init."""
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            load_pretrained(self, cfg['checkpoint'], cfg.get('key'), cfg.get('prefix'))
+            self._is_init = True
+            return
+        super().init_weights()
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        for layer in self._stem_layers() + list(self.stages[:self.frozen_stages]):
+            layer.eval()
+            for param in layer.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'VanillaNet':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """Layer id and ``max_id`` of a parameter for layer-wise LR decay.
+
+        The official map: the stem is layer 0, block ``i`` is layer
+        ``i // 2 + 1``, anything outside the backbone (neck, heads) is layer
+        ``num_layers + 1`` with ``num_layers = (num_blocks - 1) // 2 + 1``;
+        ``max_id = num_layers + 2``, so mmpretrain's
+        ``rate ** (max_id - layer_id - 1)`` gives the official
+        ``rate ** (num_layers + 1 - layer_id)``: 1 for neck and heads, the
+        smallest LR for the stem.
+        """
+        num_layers = (self.num_blocks - 1) // 2 + 1
+        if not param_name.startswith(prefix):
+            return num_layers + 1, num_layers + 2
+        name = param_name[len(prefix):]
+        if name.startswith(('stem.', 'stem1.', 'stem2.')):
+            layer_id = 0
+        elif name.startswith('stages.'):
+            layer_id = int(name.split('.')[1]) // 2 + 1
+        else:
+            layer_id = num_layers + 1
+        return layer_id, num_layers + 2
+
+
+MMPRETRAIN_MODELS.register_module(module=VanillaNet)

@@ -1,0 +1,20 @@
+"""Exceptions that carry one clear, user-facing message."""
+
+
+class MMVanillaError(Exception):
+    """Base of the errors whose message alone tells the user what to fix.
+
+    Tools print ``str(error)`` and exit with status 2 instead of a traceback.
+    """
+
+
+class ConfigError(MMVanillaError, ValueError):
+    """A config or argument value is invalid."""
+
+
+class CheckpointError(MMVanillaError, RuntimeError):
+    """A checkpoint file is missing, unsafe, corrupt or does not fit the model."""
+
+
+class DatasetError(MMVanillaError, FileNotFoundError):
+    """A dataset is missing or unreadable."""

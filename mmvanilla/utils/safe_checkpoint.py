@@ -1,0 +1,83 @@
+"""Load checkpoints as untrusted files: ``weights_only`` plus an allow-list.
+
+Importing :mod:`mmvanilla` routes mmengine's local-file checkpoint loading
+(``load_from``, ``--resume``, ``init_cfg`` Pretrained) through
+:func:`safe_load`, so every checkpoint read in a run gets the same checks.
+"""
+import collections
+import os.path as osp
+import pickle
+import zipfile
+from typing import Any, List
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from mmvanilla.utils.errors import CheckpointError
+
+
+def _numpy_globals() -> List[Any]:
+    # numpy arrays and scalars inside mmengine's message hub / meta.
+    from numpy.core.multiarray import _reconstruct, scalar
+    dtypes = [type(np.dtype(t)) for t in
+              ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
+               'uint32', 'uint64', 'float16', 'float32', 'float64')]
+    return [_reconstruct, scalar, np.ndarray, np.dtype, *dtypes]
+
+
+#: Everything besides tensors and plain containers that mmengine checkpoints
+#: hold (message hub history, numpy values in meta). Nothing here runs code.
+SAFE_GLOBALS: List[Any] = [HistoryBuffer, collections.OrderedDict,
+                           collections.defaultdict, *_numpy_globals()]
+
+
+def safe_load(filename: str, map_location: Any = 'cpu') -> Any:
+    """``torch.load`` with ``weights_only=True`` and :data:`SAFE_GLOBALS`.
+
+    Raises:
+        CheckpointError: missing file, a pickle that asks for anything outside
+            the allow-list (nothing in it is executed), or a corrupt file.
+    """
+    filename = osp.expanduser(str(filename))
+    if not osp.isfile(filename):
+        raise CheckpointError(
+            f'checkpoint {filename!r} not found: give the path of an existing '
+            f'.pth file')
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(filename, map_location=map_location,
+                              weights_only=True)
+    except pickle.UnpicklingError as e:
+        detail = _unsafe_names(filename)
+        raise CheckpointError(
+            f'refused to load {filename!r}: it contains pickled objects outside '
+            f'the allow-list of weights and mmengine training state ({detail}). '
+            f'Nothing from it was executed. Only load checkpoints you trust; '
+            f're-save it as a plain state dict with torch.save(model.state_dict())'
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
+        raise CheckpointError(
+            f'checkpoint {filename!r} is truncated or corrupt ({_first_sentence(e)}); '
+            f're-download it or use an earlier checkpoint') from None
+
+
+def _first_sentence(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.split('\n')[0].split('. ')[0]
+
+
+def _unsafe_names(filename: str) -> str:
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
+    except Exception:  # the file may not be a zip checkpoint at all
+        return 'unreadable pickle'
+    return 'globals: ' + ', '.join(names) if names else 'unsupported pickle opcode'
+
+
+def _load_from_local(filename: str, map_location: Any) -> Any:
+    return safe_load(filename, map_location)
+
+
+CheckpointLoader.register_scheme(prefixes='', loader=_load_from_local, force=True)
