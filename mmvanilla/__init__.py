@@ -1,8 +1,9 @@
 """VanillaNet for MMDetection 3.x.
 
 Importing the package registers its modules in mmdet's (and mmpretrain's)
-registries; configs do it with ``custom_imports=dict(imports=['mmvanilla'])``.
+registries and routes mmengine's local checkpoint loading through the safe
+loader; configs do it with ``custom_imports=dict(imports=['mmvanilla'])``.
 """
-from . import models  # noqa: F401
+from . import engine, models, utils  # noqa: F401
 
 __version__ = '0.1.0'

@@ -39,7 +39,7 @@ mkdir -p "$cache"
 shared=${MMVANILLA_WHEELS:-$repo/../shared/wheels}
 [[ -d $shared ]] && links+=("--find-links" "$shared")
 
-"${pip[@]}" install -q "setuptools>=64" wheel
+"${pip[@]}" install -q "setuptools>=64,<81" wheel
 # shellcheck disable=SC2086
 "${pip[@]}" install -q $TORCH_SPEC
 
@@ -57,7 +57,7 @@ if ! "${pip[@]}" install -q --no-index --no-deps "${links[@]}" "mmcv==$MMCV_VERS
   (cd "$src/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
      "${pip[@]}" wheel --no-build-isolation --no-deps -w "$cache" .)
   "${pip[@]}" install -q --no-index --no-deps --find-links "$cache" "mmcv==$MMCV_VERSION"
-  "${pip[@]}" install -q --upgrade setuptools   # torch wants a recent one at run time
+  "${pip[@]}" install -q "setuptools>=77,<81"   # torch's range, with pkg_resources
 fi
 "${pip[@]}" install -q "mmcv==$MMCV_VERSION" "${links[@]}"   # its pure-Python requirements
 

@@ -19,18 +19,39 @@ from mmvanilla.utils.errors import CheckpointError
 
 
 def _numpy_globals() -> List[Any]:
-    # numpy arrays and scalars inside mmengine's message hub / meta.
-    from numpy.core.multiarray import _reconstruct, scalar
+    # numpy arrays and scalars inside mmengine's message hub and meta; numpy 2
+    # pickles them under numpy._core, numpy 1 under numpy.core.
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray
     dtypes = [type(np.dtype(t)) for t in
               ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
                'uint32', 'uint64', 'float16', 'float32', 'float64')]
-    return [_reconstruct, scalar, np.ndarray, np.dtype, *dtypes]
+    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+            *dtypes]
+
+
+#: Classes whose attributes a checkpoint may look up by name: pickle stores
+#: the statistics methods of a HistoryBuffer as ``getattr(HistoryBuffer, 'min')``.
+_GETATTR_ALLOWED = {HistoryBuffer: {'min', 'max', 'current', 'mean'}}
+
+
+def _restricted_getattr(obj: Any, name: str) -> Any:
+    """Stands in for ``builtins.getattr`` while unpickling: allow-listed only."""
+    if name not in _GETATTR_ALLOWED.get(obj, ()):
+        raise pickle.UnpicklingError(
+            f'getattr({getattr(obj, "__name__", type(obj).__name__)}, {name!r}) '
+            f'is not on the allow-list')
+    return getattr(obj, name)
 
 
 #: Everything besides tensors and plain containers that mmengine checkpoints
-#: hold (message hub history, numpy values in meta). Nothing here runs code.
-SAFE_GLOBALS: List[Any] = [HistoryBuffer, collections.OrderedDict,
-                           collections.defaultdict, *_numpy_globals()]
+#: hold (message hub history, numpy values in meta). Nothing here runs code
+#: that a file can choose.
+SAFE_GLOBALS: List[Any] = [
+    HistoryBuffer, collections.OrderedDict, collections.defaultdict,
+    (_restricted_getattr, 'builtins.getattr'), *_numpy_globals()]
 
 
 def safe_load(filename: str, map_location: Any = 'cpu') -> Any:
@@ -50,7 +71,8 @@ def safe_load(filename: str, map_location: Any = 'cpu') -> Any:
             return torch.load(filename, map_location=map_location,
                               weights_only=True)
     except pickle.UnpicklingError as e:
-        detail = _unsafe_names(filename)
+        detail = _unsafe_names(filename) if 'getattr(' not in str(e) else \
+            next(line for line in str(e).splitlines() if 'getattr(' in line).strip()
         raise CheckpointError(
             f'refused to load {filename!r}: it contains pickled objects outside '
             f'the allow-list of weights and mmengine training state ({detail}). '

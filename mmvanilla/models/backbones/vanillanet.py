@@ -1,7 +1,9 @@
 """VanillaNet (arXiv 2305.12972) as an MMDetection / MMPretrain backbone."""
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmdet.registry import MODELS as MMDET_MODELS
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from torch import Tensor, nn
@@ -245,9 +247,18 @@ class VanillaNet(BaseModule):
         """Load the ``init_cfg`` Pretrained checkpoint, else the official init."""
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            load_pretrained(self, cfg['checkpoint'], cfg.get('key'), cfg.get('prefix'))
-            self._is_init = True
-            return
+            if cfg.get('checkpoint'):
+                load_pretrained(self, cfg['checkpoint'], cfg.get('key'),
+                                cfg.get('prefix'))
+                self._is_init = True
+                return
+            print_log(
+                'VanillaNet: no ImageNet checkpoint (init_cfg checkpoint=None), '
+                'training from scratch. The paper fine-tunes official ImageNet '
+                'weights: set `pretrained` in the config for its COCO results.',
+                logger='current', level=logging.WARNING)
+            self.init_cfg = dict(type='TruncNormal', layer='Conv2d', std=0.02,
+                                 bias=0.0)
         super().init_weights()
 
     def _freeze_stages(self) -> None:

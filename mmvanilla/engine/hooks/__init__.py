@@ -1,0 +1,4 @@
+from .deep_training_hook import DeepTrainingHook
+from .switch_to_deploy_hook import SwitchToDeployHook, switch_to_deploy
+
+__all__ = ['DeepTrainingHook', 'SwitchToDeployHook', 'switch_to_deploy']

@@ -1,0 +1,122 @@
+"""Check a detector config before a run starts, so mistakes fail in one line.
+
+mmengine would otherwise fail late and deep: a missing dataset inside a
+dataloader worker, mismatched FPN channels in the first forward pass.
+"""
+import json
+import os.path as osp
+from typing import Iterable, List, Optional
+
+from mmengine.config import Config
+
+from mmvanilla.utils.errors import CheckpointError, ConfigError, DatasetError
+
+DEMO_HINT = ('To try mmvanilla without COCO, run the demo on the generated '
+             'shapes dataset: bash tools/demo.sh')
+COCO_LAYOUT = ('data/coco/annotations/instances_{train,val}2017.json, '
+               'data/coco/train2017/, data/coco/val2017/')
+
+
+def check_backbone_and_neck(model_cfg: dict) -> None:
+    """The neck's ``in_channels`` must equal the VanillaNet outputs' channels."""
+    from mmvanilla.models.backbones.vanillanet import (default_out_indices,
+                                                        resolve_arch)
+    backbone, neck = model_cfg.get('backbone', {}), model_cfg.get('neck')
+    if backbone.get('type') not in ('VanillaNet', 'mmdet.VanillaNet'):
+        return
+    settings = resolve_arch(backbone.get('arch', 'vanillanet_11'))
+    indices = backbone.get('out_indices') or default_out_indices(settings['strides'])
+    n = len(settings['strides'])
+    if any(not isinstance(i, int) or not 0 <= i < n for i in indices):
+        raise ConfigError(
+            f'model.backbone.out_indices {list(indices)} out of range: this arch '
+            f'has {n} blocks, indices 0..{n - 1}')
+    channels = [settings['dims'][i + 1] for i in indices]
+    if isinstance(neck, dict) and 'in_channels' in neck:
+        if list(neck['in_channels']) != channels:
+            raise ConfigError(
+                f'model.neck.in_channels {list(neck["in_channels"])} do not match '
+                f'the backbone outputs {channels} (out_indices {list(indices)}): '
+                f'set model.neck.in_channels={channels}')
+
+
+def check_checkpoints(cfg: Config, pretrained: bool = True) -> None:
+    """Checkpoint paths named in the config must exist.
+
+    ``pretrained=False`` skips the backbone's ImageNet checkpoint, which only
+    training reads.
+    """
+    init = cfg.model.get('backbone', {}).get('init_cfg')
+    if pretrained and isinstance(init, dict) and init.get('type') == 'Pretrained':
+        path = init.get('checkpoint')
+        if path and '://' not in str(path) and not osp.isfile(path):
+            raise CheckpointError(
+                f'backbone checkpoint {path!r} not found: download it (official '
+                f'ImageNet weights: the `ckpt` release of huawei-noah/VanillaNet) '
+                f'to that path, or set --cfg-options '
+                f'model.backbone.init_cfg.checkpoint=None to train from scratch')
+    load_from = cfg.get('load_from')
+    if load_from and '://' not in str(load_from) and not osp.isfile(load_from):
+        raise CheckpointError(f'load_from checkpoint {load_from!r} not found')
+
+
+def _dataset_files(dataset: dict) -> Iterable[tuple]:
+    if 'datasets' in dataset:  # ConcatDataset
+        for d in dataset['datasets']:
+            yield from _dataset_files(d)
+        return
+    if 'dataset' in dataset:  # RepeatDataset, ClassBalancedDataset, ...
+        yield from _dataset_files(dataset['dataset'])
+        return
+    root = dataset.get('data_root') or ''
+    ann = dataset.get('ann_file')
+    img = (dataset.get('data_prefix') or {}).get('img')
+    yield (osp.join(root, ann) if ann else None,
+           osp.join(root, img) if img is not None else None)
+
+
+def check_annotation_file(path: str) -> None:
+    """A COCO annotation file must exist and hold at least one image."""
+    if not osp.isfile(path):
+        raise DatasetError(
+            f'annotation file {path!r} not found. The COCO layout is '
+            f'{COCO_LAYOUT} (link your COCO copy there or set data_root). '
+            f'{DEMO_HINT}')
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DatasetError(
+            f'annotation file {path!r} is not valid JSON ({e}); regenerate or '
+            f're-download it') from None
+    if not isinstance(data, dict) or not data.get('images'):
+        raise DatasetError(
+            f'annotation file {path!r} lists no images: a COCO instances file '
+            f'needs "images", "annotations" and "categories"')
+
+
+def check_datasets(cfg: Config, splits: List[str]) -> None:
+    """Annotation files and image folders of the given dataloaders exist."""
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader:
+            continue
+        for ann, img_dir in _dataset_files(loader['dataset']):
+            if ann:
+                check_annotation_file(ann)
+            if img_dir and '://' not in img_dir and not osp.isdir(img_dir):
+                raise DatasetError(
+                    f'image folder {img_dir!r} not found. The COCO layout is '
+                    f'{COCO_LAYOUT}. {DEMO_HINT}')
+        evaluator = cfg.get(f'{split}_evaluator')
+        for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
+            if isinstance(metric, dict) and metric.get('ann_file'):
+                check_annotation_file(metric['ann_file'])
+
+
+def check_config(cfg: Config, splits: Optional[List[str]] = None,
+                 pretrained: bool = True) -> None:
+    """All pre-flight checks; ``splits`` e.g. ``['train', 'val']``."""
+    check_backbone_and_neck(cfg.model)
+    check_checkpoints(cfg, pretrained)
+    check_datasets(cfg, splits or [])

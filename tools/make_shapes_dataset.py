@@ -1,0 +1,19 @@
+"""Generate the embedded COCO-format shapes dataset (see mmvanilla.datasets.shapes)."""
+import argparse
+
+from mmvanilla.datasets import make_shapes_dataset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('root', nargs='?', default='data/shapes', help='output folder')
+    parser.add_argument('--num-train', type=int, default=160)
+    parser.add_argument('--num-val', type=int, default=40)
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args()
+    files = make_shapes_dataset(args.root, args.num_train, args.num_val, seed=args.seed)
+    print('wrote', ', '.join(files.values()))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,77 @@
+"""Test a detector (mmdet's tools/test.py interface, plus --deploy)."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmvanilla.utils.cli import run_cli
+from mmvanilla.utils.config_checks import check_config
+from mmvanilla.utils.errors import CheckpointError, ConfigError
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument('--out', type=str,
+                        help='dump the predictions to a pickle file for offline '
+                        'evaluation')
+    parser.add_argument('--show-dir', help='save images with predictions drawn '
+                        'into this folder (relative to the work dir)')
+    parser.add_argument('--deploy', action='store_true',
+                        help='reparameterize the backbone to its fused form after '
+                        'loading the checkpoint, before testing')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_cfg(args: argparse.Namespace) -> Config:
+    if not osp.isfile(args.config):
+        raise ConfigError(f'config file {args.config!r} not found')
+    if not osp.isfile(args.checkpoint):
+        raise CheckpointError(f'checkpoint {args.checkpoint!r} not found')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        cfg.default_hooks.visualization.update(
+            draw=True, test_out_dir=args.show_dir)
+    if args.deploy:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='SwitchToDeployHook')]
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = build_cfg(args)
+    check_config(cfg, ['test'], pretrained=False)
+    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg
+              else RUNNERS.build(cfg))
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ConfigError(f'--out must end in .pkl or .pickle, got {args.out!r}')
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    run_cli(main)
