@@ -22,3 +22,37 @@ def randomize_norms(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 @pytest.fixture
 def tiny_arch():
     return dict(TINY_ARCH)
+
+
+REPO = __import__('pathlib').Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope='session')
+def shapes_root(tmp_path_factory):
+    """A small generated COCO-format dataset (8 train, 4 val images)."""
+    from mmvanilla.datasets import make_shapes_dataset
+    root = tmp_path_factory.mktemp('shapes')
+    make_shapes_dataset(str(root), num_train=8, num_val=4, seed=0)
+    return str(root)
+
+
+def run_tool(*args, cwd=None, timeout=300, env=None):
+    """Run ``python tools/<args>`` (or a .sh) as a user would; returns the process."""
+    import os
+    import subprocess
+    import sys
+    full_env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
+    tool = str(REPO / 'tools' / args[0])
+    cmd = ['bash', tool] if tool.endswith('.sh') else [sys.executable, tool]
+    return subprocess.run(cmd + [str(a) for a in args[1:]], cwd=cwd or REPO,
+                          env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def coco_metrics(log: str) -> dict:
+    """The last ``coco/<name>: value`` figures printed by an mmengine run."""
+    import re
+    found = {}
+    for name, value in re.findall(r'coco/(\w+): (-?[\d.]+)', log):
+        found[name] = float(value)
+    return found

@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.utils.cli import run_cli
 from mmvanilla.utils.config_checks import check_config
+from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
 
 
@@ -63,6 +64,7 @@ def main() -> None:
     args = parse_args()
     cfg = build_cfg(args)
     check_config(cfg, ['test'], pretrained=False)
+    prepare_cpu_distributed(cfg)
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg
               else RUNNERS.build(cfg))
     if args.out is not None:

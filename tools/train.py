@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.utils.cli import run_cli
 from mmvanilla.utils.config_checks import check_config
+from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import ConfigError
 
 
@@ -66,6 +67,7 @@ def main() -> None:
     cfg = build_cfg(args)
     check_config(cfg, ['train', 'val'] if cfg.get('val_cfg') else ['train'],
                  pretrained=not cfg.get('resume'))
+    prepare_cpu_distributed(cfg)
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg
               else RUNNERS.build(cfg))
     runner.train()

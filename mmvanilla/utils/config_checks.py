@@ -118,5 +118,5 @@ def check_config(cfg: Config, splits: Optional[List[str]] = None,
                  pretrained: bool = True) -> None:
     """All pre-flight checks; ``splits`` e.g. ``['train', 'val']``."""
     check_backbone_and_neck(cfg.model)
-    check_checkpoints(cfg, pretrained)
     check_datasets(cfg, splits or [])
+    check_checkpoints(cfg, pretrained)

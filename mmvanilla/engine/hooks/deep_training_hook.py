@@ -23,7 +23,9 @@ class DeepTrainingHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, epochs: Optional[int] = None, iters: Optional[int] = None):
-        if (epochs is None) == (iters is None) or (epochs or iters) <= 0:
+        length = epochs if iters is None else iters
+        if (epochs is None) == (iters is None) or not isinstance(length, int) \
+                or length <= 0:
             raise ConfigError(
                 f'DeepTrainingHook needs exactly one of epochs= or iters=, a '
                 f'positive int; got epochs={epochs!r}, iters={iters!r}')

@@ -9,6 +9,7 @@ from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmvanilla.models.backbones.onednn_plan import OneDNNPlan, onednn_enabled
 from mmvanilla.models.backbones.pretrained import load_pretrained
 from mmvanilla.models.layers import SeriesActivation, VanillaBlock
 from mmvanilla.models.layers.fusion import merge_conv_1x1
@@ -207,6 +208,8 @@ class VanillaNet(BaseModule):
         return [self.stem] if self.deploy else [self.stem1, self.stem2]
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        if self.deploy and onednn_enabled(x):
+            return self._onednn_plan()(x)
         if self.deploy:
             x = self.stem(x)
         else:
@@ -219,6 +222,19 @@ class VanillaNet(BaseModule):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
+
+    def _onednn_plan(self) -> OneDNNPlan:
+        # Built on first use, rebuilt when any weight changes (e.g. loading).
+        plan = self.__dict__.get('_plan')
+        if plan is None or plan.key != OneDNNPlan.key_of(self):
+            plan = self.__dict__['_plan'] = OneDNNPlan(self)
+        return plan
+
+    def __getstate__(self) -> dict:
+        # Packed oneDNN tensors cannot be copied or pickled; a copy rebuilds.
+        state = dict(super().__getstate__())
+        state.pop('_plan', None)
+        return state
 
     def switch_to_deploy(self) -> None:
         """Reparameterize to the fused form in place (no-op if already fused).

@@ -1,0 +1,63 @@
+import copy
+import pickle
+
+import pytest
+import torch
+
+from mmvanilla.models import VanillaNet
+from tests.conftest import TINY_ARCH, randomize_norms
+
+
+def fused(arch=TINY_ARCH, **kwargs):
+    torch.manual_seed(0)
+    model = randomize_norms(VanillaNet(arch, out_indices=[0, 2, 4], **kwargs)).eval()
+    model.switch_to_deploy()
+    return model
+
+
+def plain_forward(model, x):
+    with torch.enable_grad():  # autograd on: the plain nn.Conv2d path
+        return [o.detach() for o in model(x)]
+
+
+@pytest.mark.parametrize('shape', [(1, 3, 64, 96), (2, 3, 70, 50)])
+def test_plan_matches_the_plain_fused_forward(shape):
+    model = fused()
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        got = model(x)
+    assert '_plan' in model.__dict__
+    for g, e in zip(got, plain_forward(model, x)):
+        assert g.shape == e.shape and g.is_contiguous()
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_ceil_mode_pools_of_the_ada_pool_variant():
+    arch = dict(TINY_ARCH, ada_pool=True)
+    model = fused(arch)
+    x = torch.randn(1, 3, 67, 61)
+    with torch.no_grad():
+        got = model(x)
+    for g, e in zip(got, plain_forward(model, x)):
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_plan_follows_weight_changes_and_copies(monkeypatch):
+    model = fused()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x)[-1]
+        state = {k: v * 1.5 for k, v in model.state_dict().items()}
+        model.load_state_dict(state)
+        after = model(x)[-1]
+        torch.testing.assert_close(after, plain_forward(model, x)[-1], rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(before, after)
+        copied = copy.deepcopy(model)
+        restored = pickle.loads(pickle.dumps(model))
+        for other in (copied, restored):
+            torch.testing.assert_close(other(x)[-1], after)
+    monkeypatch.setenv('MMVANILLA_ONEDNN', '0')
+    plain = VanillaNet(TINY_ARCH, out_indices=[0, 2, 4], deploy=True).eval()
+    with torch.no_grad():
+        plain(x)
+    assert '_plan' not in plain.__dict__

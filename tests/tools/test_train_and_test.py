@@ -1,0 +1,97 @@
+"""The main job from the command line: the real configs, tiny arch, shapes data."""
+import pickle
+import socket
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, coco_metrics, run_tool
+from tests.detection_options import tiny_detector_options
+
+CONFIGS = REPO / 'configs'
+
+
+def train(kind, shapes_root, work_dir, *extra, epochs=1):
+    proc = run_tool('train.py', CONFIGS / f'{kind}_vanillanet11.py', '--work-dir',
+                    work_dir, *extra, '--cfg-options',
+                    *tiny_detector_options(shapes_root, kind, epochs))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def test_mask_rcnn_trains_and_evaluates_bbox_and_segm(shapes_root, tmp_path):
+    proc = train('mask_rcnn', shapes_root, tmp_path)
+    metrics = coco_metrics(proc.stdout + proc.stderr)
+    assert {'bbox_mAP', 'bbox_mAP_50', 'segm_mAP', 'segm_mAP_50'} <= set(metrics)
+    assert (tmp_path / 'epoch_1.pth').is_file()
+
+
+def test_retinanet_test_with_deploy_gives_the_same_predictions(shapes_root, tmp_path):
+    train('retinanet', shapes_root, tmp_path, epochs=2)
+    results = {}
+    for deploy in (False, True):
+        out = tmp_path / f'pred_{deploy}.pkl'
+        proc = run_tool('test.py', CONFIGS / 'retinanet_vanillanet11.py',
+                        tmp_path / 'epoch_2.pth', '--work-dir', tmp_path, '--out', out,
+                        *(['--deploy'] if deploy else []), '--cfg-options',
+                        *tiny_detector_options(shapes_root, 'retinanet'),
+                        'model.test_cfg.score_thr=0.0')
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        log = proc.stdout + proc.stderr
+        assert ('reparameterized the model' in log) == deploy
+        with open(out, 'rb') as f:
+            results[deploy] = (pickle.load(f), coco_metrics(log))
+    (plain, plain_metrics), (fused, fused_metrics) = results[False], results[True]
+    assert plain_metrics and plain_metrics == fused_metrics
+    for a, b in zip(plain, fused):
+        sa, sb = a['pred_instances']['scores'], b['pred_instances']['scores']
+        assert len(sa) == len(sb) > 0
+        np.testing.assert_allclose(sa[:20].numpy(), sb[:20].numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_resume_continues_from_the_last_checkpoint(shapes_root, tmp_path):
+    train('retinanet', shapes_root, tmp_path, epochs=2)
+    (tmp_path / 'epoch_2.pth').unlink()
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
+    proc = train('retinanet', shapes_root, tmp_path, '--resume', epochs=2)
+    log = proc.stdout + proc.stderr
+    assert 'resumed epoch: 1, iter: 2' in log
+    assert 'Epoch(train) [2][2/2]' in log and 'Epoch(train) [1]' not in log
+    assert (tmp_path / 'epoch_2.pth').is_file()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_dist_train_runs_two_cpu_processes(shapes_root, tmp_path):
+    proc = run_tool('dist_train.sh', CONFIGS / 'retinanet_vanillanet11.py', 2,
+                    '--work-dir', tmp_path, '--cfg-options',
+                    *tiny_detector_options(shapes_root, 'retinanet', batch_size=2),
+                    env={'PORT': str(_free_port()), 'PYTHON': __import__('sys').executable})
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert 'distributed on CPU with gloo, rank 0 of 2' in log
+    # 8 images, 2 processes x 2 images: 2 iterations per epoch.
+    assert 'Epoch(train) [1][2/2]' in log
+    assert (tmp_path / 'epoch_1.pth').is_file()
+
+
+def test_missing_coco_names_the_layout_and_the_demo(tmp_path):
+    proc = run_tool('train.py', CONFIGS / 'retinanet_vanillanet11.py', cwd=tmp_path)
+    assert proc.returncode == 2
+    assert 'Traceback' not in proc.stderr
+    assert "annotation file 'data/coco/annotations/instances_train2017.json' not found" \
+        in proc.stderr
+    assert 'bash tools/demo.sh' in proc.stderr and 'train2017/' in proc.stderr
+
+
+def test_missing_imagenet_checkpoint_says_how_to_get_it(shapes_root, tmp_path):
+    opts = [o for o in tiny_detector_options(shapes_root) if 'init_cfg' not in o]
+    proc = run_tool('train.py', CONFIGS / 'retinanet_vanillanet11.py', '--work-dir',
+                    tmp_path, '--cfg-options', *opts, cwd=tmp_path)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    assert "backbone checkpoint 'checkpoints/vanillanet_11.pth' not found" in proc.stderr
+    assert 'init_cfg.checkpoint=None' in proc.stderr
