@@ -1,0 +1,187 @@
+"""CPU speed of the fused VanillaNet backbone against the machine's GEMM rate.
+
+    python benchmarks/backbone_speed.py --arch vanillanet_11 --out FILE.json
+
+Times, at 1x3x800x1280, batch 1, fp32, interleaved in one process: a 4096x4096
+matmul into a preallocated output (the machine's GEMM rate), the fused backbone
+and the unfused one. ``plain_s`` times the same fused network as plain PyTorch
+runs it (nn.Conv2d layers, torch.no_grad, default allocator) in a child process.
+Runs with mmvanilla's runtime settings unless --no-tuned-runtime.
+"""
+import argparse
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from mmvanilla.runtime import (default_runtime_env, reexec_with_tuned_runtime,
+                               runtime_description)
+
+GEMM_N = 4096
+
+
+class PlainFusedVanillaNet(nn.Module):
+    """The fused network written plainly, as the official code runs it."""
+
+    def __init__(self, fused: nn.Module):
+        super().__init__()
+        self.stem = copy.deepcopy(fused.stem[0])
+        self.convs = nn.ModuleList(copy.deepcopy(b.conv) for b in fused.stages)
+        self.pools = nn.ModuleList(copy.deepcopy(b.pool) for b in fused.stages)
+        acts = [fused.stem[1]] + [b.act for b in fused.stages]
+        self.act_weights = nn.ParameterList(copy.deepcopy(a.weight) for a in acts)
+        self.act_biases = nn.ParameterList(copy.deepcopy(a.bias) for a in acts)
+        self.act_num = acts[0].act_num
+        self.out_indices = fused.out_indices
+
+    def act(self, x, i):
+        w = self.act_weights[i]
+        return F.conv2d(F.relu(x), w, self.act_biases[i], padding=self.act_num,
+                        groups=w.shape[0])
+
+    def forward(self, x):
+        x = self.act(self.stem(x), 0)
+        outs = []
+        for i, (conv, pool) in enumerate(zip(self.convs, self.pools)):
+            x = self.act(pool(conv(x)), i + 1)
+            if i in self.out_indices:
+                outs.append(x)
+        return outs
+
+
+def timed(fn: Callable) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def gemm_rate(a, b, out) -> float:
+    return 2 * GEMM_N ** 3 / timed(lambda: torch.mm(a, b, out=out)) / 1e9
+
+
+def gflop(model: nn.Module, x: torch.Tensor) -> float:
+    # Counted on the nn.Conv2d path (autograd on); the oneDNN plan runs the
+    # same arithmetic through ops the counter does not see.
+    with torch.enable_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops() / 1e9
+
+
+def max_rel_err(got, expected) -> float:
+    return max(((g - e).abs().max() / e.abs().max()).item()
+               for g, e in zip(got, expected))
+
+
+def build(arch: str):
+    from mmvanilla.models import VanillaNet
+    from mmvanilla.models.backbones.vanillanet import default_out_indices
+    torch.manual_seed(0)
+    unfused = VanillaNet(arch)
+    unfused.init_weights()
+    gen = torch.Generator().manual_seed(0)
+    for m in unfused.modules():  # non-trivial BN statistics
+        if isinstance(m, nn.BatchNorm2d):
+            n = m.num_features
+            m.weight.data = torch.rand(n, generator=gen) + 0.5
+            m.bias.data = (torch.rand(n, generator=gen) - 0.5) * 0.1
+            m.running_mean = (torch.rand(n, generator=gen) - 0.5) * 0.1
+            m.running_var = torch.rand(n, generator=gen) + 0.5
+    unfused.eval().requires_grad_(False)
+    fused = copy.deepcopy(unfused)
+    fused.switch_to_deploy()
+    return unfused, fused
+
+
+def plain_child(weights: str, size: List[int], repeats: int) -> None:
+    """Child process: time PlainFusedVanillaNet under the default runtime."""
+    from mmvanilla.models import VanillaNet
+    saved = torch.load(weights, weights_only=True)
+    fused = VanillaNet(saved['arch'], deploy=True).eval()
+    fused.load_state_dict(saved['state_dict'])
+    plain = PlainFusedVanillaNet(fused).eval()
+    x = torch.randn(1, 3, *size)
+    with torch.no_grad():
+        plain(x)
+        times = [timed(lambda: plain(x)) for _ in range(repeats)]
+    print(json.dumps(dict(plain_s=statistics.median(times), plain_runs=times,
+                          runtime=runtime_description())))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--arch', default='vanillanet_11')
+    parser.add_argument('--out', default='backbone_speed.json')
+    parser.add_argument('--size', type=int, nargs=2, default=[800, 1280], metavar=('H', 'W'))
+    parser.add_argument('--repeats', type=int, default=7)
+    parser.add_argument('--no-tuned-runtime', action='store_true',
+                        help='keep the default allocator settings')
+    parser.add_argument('--plain-child', metavar='WEIGHTS', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plain_child:
+        return plain_child(args.plain_child, args.size, args.repeats)
+    if args.no_tuned_runtime:
+        os.environ['MMVANILLA_TUNED_RUNTIME'] = '0'
+    reexec_with_tuned_runtime()
+
+    unfused, fused = build(args.arch)
+    x = torch.randn(1, 3, *args.size)
+    a, b = torch.randn(GEMM_N, GEMM_N), torch.randn(GEMM_N, GEMM_N)
+    out = torch.empty(GEMM_N, GEMM_N)
+    fused_gflop, unfused_gflop = gflop(fused, x), gflop(unfused, x)
+    runs: Dict[str, List[float]] = dict(gemm_gflops=[], fused_s=[], unfused_s=[])
+    with torch.no_grad():
+        err = max_rel_err(fused(x), unfused(x))  # also the warm-up
+        for i in range(args.repeats):
+            runs['gemm_gflops'].append(statistics.median(gemm_rate(a, b, out) for _ in range(3)))
+            runs['fused_s'].append(timed(lambda: fused(x)))
+            runs['unfused_s'].append(timed(lambda: unfused(x)))
+            print(f'[{i + 1}/{args.repeats}] gemm {runs["gemm_gflops"][-1]:.0f} GFLOP/s  '
+                  f'fused {runs["fused_s"][-1]:.3f} s  unfused {runs["unfused_s"][-1]:.3f} s',
+                  flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'fused.pth')
+        torch.save(dict(arch=args.arch, state_dict=fused.state_dict()), path)
+        child = subprocess.run(
+            [sys.executable, __file__, '--plain-child', path, '--size', *map(str, args.size),
+             '--repeats', str(args.repeats)],
+            env=default_runtime_env(), capture_output=True, text=True, check=True)
+    plain = json.loads(child.stdout.strip().splitlines()[-1])
+
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    result = dict(
+        arch=args.arch, input=[1, 3, *args.size], dtype='float32',
+        gemm_gflops=med['gemm_gflops'], fused_s=med['fused_s'], unfused_s=med['unfused_s'],
+        fused_gflop=fused_gflop, unfused_gflop=unfused_gflop, max_rel_err=err,
+        plain_s=plain['plain_s'],
+        fused_efficiency=fused_gflop / med['fused_s'] / med['gemm_gflops'],
+        unfused_efficiency=unfused_gflop / med['unfused_s'] / med['gemm_gflops'],
+        fused_speedup_vs_plain=plain['plain_s'] / med['fused_s'],
+        fused_speedup_vs_unfused=med['unfused_s'] / med['fused_s'],
+        runtime=dict(runtime_description(),
+                     onednn_plan=os.environ.get('MMVANILLA_ONEDNN', '1') != '0'),
+        plain_runtime=plain['runtime'],
+        runs=dict(runs, plain_s=plain['plain_runs']),
+        command=' '.join([os.path.relpath(sys.executable)] + sys.argv))
+    with open(args.out, 'w') as f:
+        json.dump(result, f, indent=2)
+    keys = ('gemm_gflops', 'fused_s', 'unfused_s', 'plain_s', 'fused_gflop',
+            'unfused_gflop', 'fused_efficiency', 'fused_speedup_vs_plain', 'max_rel_err')
+    for k in keys:
+        print(f'{k:>24}: {result[k]:.4g}')
+    print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()

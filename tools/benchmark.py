@@ -1,0 +1,189 @@
+"""Detector inference speed at the config's test scale (1280x800), fused first.
+
+    python tools/benchmark.py CONFIG [--checkpoint CKPT] [--compare | --no-fuse]
+
+Times, batch 1, after warm-up: the whole ``model.test_step`` (pre-processing,
+forward, post-processing; not data loading), the backbone alone, and for
+single-stage detectors the head's forward and its post-processing apart.
+Images come from the config's test set when its files exist, else generated
+ones at the test scale. Writes JSON (--out). Runs with mmvanilla's runtime
+settings (see mmvanilla/runtime.py) unless --no-tuned-runtime.
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import resource
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List
+
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmengine.utils import ProgressBar
+
+import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmvanilla.engine import switch_to_deploy
+from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
+from mmvanilla.utils.cli import run_cli
+from mmvanilla.utils.config_checks import check_backbone_and_neck
+from mmvanilla.utils.errors import ConfigError
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('--checkpoint', help='trained weights (default: initialized)')
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument('--no-fuse', action='store_true', help='time the unfused model only')
+    mode.add_argument('--compare', action='store_true',
+                      help='time fused and unfused, side by side')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--out', default='benchmark.json', help='JSON file to write')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--no-tuned-runtime', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args()
+
+
+def load_images(cfg: Config, count: int) -> (List[dict], str):
+    """``count`` pipeline outputs from the test set, or generated images."""
+    dataset_cfg = cfg.test_dataloader.dataset
+    ann = osp.join(dataset_cfg.get('data_root', ''), dataset_cfg.get('ann_file', ''))
+    if osp.isfile(ann):
+        from mmdet.registry import DATASETS
+        dataset = DATASETS.build(dataset_cfg)
+        return [dataset[i % len(dataset)] for i in range(count)], f'test set {ann}'
+    pipeline = [t for t in dataset_cfg.pipeline if t['type'] != 'LoadAnnotations']
+    pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
+    pipeline = Compose(pipeline)
+    scale = next((t['scale'] for t in dataset_cfg.pipeline if t['type'] == 'Resize'),
+                 (1280, 800))
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (scale[1], scale[0], 3), dtype=np.uint8)
+              for _ in range(min(count, 4))]
+    items = [pipeline(dict(img=images[i % len(images)], img_id=i)) for i in range(count)]
+    return items, f'generated {scale[0]}x{scale[1]} images'
+
+
+def timed(fn: Callable, sync: bool):
+    if sync:
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    out = fn()
+    if sync:
+        torch.cuda.synchronize()
+    return time.perf_counter() - start, out
+
+
+def summary(times: List[float]) -> Dict[str, float]:
+    ms = sorted(t * 1000 for t in times)
+    pct = lambda q: float(np.percentile(ms, q))  # noqa: E731
+    return dict(fps_mean=1000 / statistics.mean(ms), fps_median=1000 / statistics.median(ms),
+                latency_ms_mean=statistics.mean(ms), latency_ms_p50=pct(50),
+                latency_ms_p90=pct(90), latency_ms_p99=pct(99))
+
+
+def measure(model, items: List[dict], warmup: int, sync: bool, label: str) -> dict:
+    single_stage = hasattr(model, 'bbox_head') and not hasattr(model, 'roi_head')
+    parts = {k: [] for k in ('test_step', 'backbone', 'head_forward', 'postprocess')}
+    detections = []
+    bar = ProgressBar(len(items) + warmup)
+    if sync:
+        torch.cuda.reset_peak_memory_stats()
+    with torch.no_grad():
+        for i, item in enumerate(items[:warmup] + items):
+            batch = pseudo_collate([item])
+            t, result = timed(lambda: model.test_step(batch), sync)
+            data = model.data_preprocessor(batch, False)
+            tb, feats = timed(lambda: model.backbone(data['inputs']), sync)
+            if single_stage:
+                feats = model.neck(feats) if model.with_neck else feats
+                th, outs = timed(lambda: model.bbox_head(feats), sync)
+                metas = [s.metainfo for s in data['data_samples']]
+                tp, _ = timed(lambda: model.bbox_head.predict_by_feat(
+                    *outs, batch_img_metas=metas, rescale=True), sync)
+            if i >= warmup:
+                parts['test_step'].append(t)
+                parts['backbone'].append(tb)
+                if single_stage:
+                    parts['head_forward'].append(th)
+                    parts['postprocess'].append(tp)
+                detections.append(len(result[0].pred_instances))
+            bar.update()
+    print()
+    report = dict(summary(parts['test_step']),
+                  backbone_ms_median=statistics.median(parts['backbone']) * 1000,
+                  detections_per_image_mean=statistics.mean(detections))
+    if single_stage:
+        report.update(head_forward_ms_median=statistics.median(parts['head_forward']) * 1000,
+                      postprocess_ms_median=statistics.median(parts['postprocess']) * 1000)
+    if sync:
+        report['peak_gpu_memory_mb'] = torch.cuda.max_memory_allocated() / 2**20
+    else:  # process-wide peak so far: measure the smaller model first
+        report['peak_rss_mb_so_far'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report['times_s'] = parts['test_step']
+    print(f'{label:>8}: {report["fps_median"]:.3f} FPS (median), '
+          f'{report["latency_ms_p50"]:.0f} ms p50, backbone {report["backbone_ms_median"]:.0f} ms'
+          + (f', head {report["head_forward_ms_median"]:.0f} ms, post-process '
+             f'{report["postprocess_ms_median"]:.0f} ms' if single_stage else ''))
+    return report
+
+
+def main() -> None:
+    args = parse_args()
+    if args.no_tuned_runtime:
+        os.environ['MMVANILLA_TUNED_RUNTIME'] = '0'
+    reexec_with_tuned_runtime()
+    if not osp.isfile(args.config):
+        raise ConfigError(f'config file {args.config!r} not found')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    check_backbone_and_neck(cfg.model)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    from mmdet.registry import MODELS
+    cfg.model.backbone.pop('init_cfg', None)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    if args.checkpoint:
+        load_checkpoint(model, args.checkpoint, map_location='cpu')
+    model = model.to(args.device).eval()
+    sync = args.device.startswith('cuda')
+    items, source = load_images(cfg, args.iters + args.warmup)
+    modes = ['unfused'] if args.no_fuse else (['fused', 'unfused'] if args.compare else ['fused'])
+    results = {}
+    for mode in modes:
+        model_m = copy.deepcopy(model)
+        if mode == 'fused':
+            switch_to_deploy(model_m)
+        results[mode] = measure(model_m, items[args.warmup:], args.warmup, sync, mode)
+        del model_m
+    out = dict(config=args.config, checkpoint=args.checkpoint,
+               trained_weights=bool(args.checkpoint), images=source, batch_size=1,
+               device=args.device, iters=args.iters, warmup=args.warmup,
+               input_shape=list(items[0]['inputs'].shape), results=results,
+               runtime=dict(runtime_description(),
+                            onednn_plan=os.environ.get('MMVANILLA_ONEDNN', '1') != '0'),
+               command=' '.join([os.path.relpath(sys.executable)] + sys.argv))
+    if 'fused' in results and 'unfused' in results:
+        out['fused_speedup'] = results['fused']['fps_median'] / results['unfused']['fps_median']
+        print(f'fused / unfused FPS: {out["fused_speedup"]:.2f}x')
+    if not args.checkpoint:
+        print('note: no --checkpoint: initialized weights, so post-processing sees '
+              'few or many boxes unlike a trained model; see postprocess_ms_median')
+    with open(args.out, 'w') as f:
+        json.dump(out, f, indent=2)
+    print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    run_cli(main)

@@ -1,0 +1,81 @@
+"""Export the fused backbone (or the detector's network) to ONNX and verify it.
+
+    python tools/export_onnx.py CONFIG OUT.onnx [--checkpoint CKPT] [--backbone-only]
+
+The detector export covers everything up to post-processing (for RetinaNet,
+the per-level class scores and box deltas); NMS stays in Python. Height and
+width are dynamic. The exported model is checked with onnxruntime against
+PyTorch at the export shape and at a second shape: max relative error <= 1e-4.
+"""
+import argparse
+import copy
+import json
+
+import torch
+from mmengine.config import DictAction
+from torch import nn
+
+import mmvanilla  # noqa: F401
+from mmvanilla.engine import switch_to_deploy
+from mmvanilla.utils.cli import run_cli
+from mmvanilla.utils.detector import build_detector, max_rel_err, raw_outputs
+from mmvanilla.utils.errors import ConfigError
+
+TOLERANCE = 1e-4
+
+
+class _Network(nn.Module):
+    """The detector's forward before post-processing, as a flat tuple."""
+
+    def __init__(self, detector: nn.Module):
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, x):
+        return tuple(raw_outputs(self.detector, x))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('out')
+    parser.add_argument('--checkpoint')
+    parser.add_argument('--backbone-only', action='store_true')
+    parser.add_argument('--shape', type=int, nargs=2, default=[800, 1280], metavar=('H', 'W'))
+    parser.add_argument('--check-shape', type=int, nargs=2, default=[640, 960], metavar=('H', 'W'))
+    parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args()
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ConfigError('onnxruntime is not installed: pip install -e ".[onnx]"') from None
+    model, _, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
+    model = copy.deepcopy(model)
+    switch_to_deploy(model)
+    net = model.backbone if args.backbone_only else _Network(model)
+    net.eval()
+    x = torch.randn(1, 3, *args.shape)
+    torch.onnx.export(net, (x,), args.out, dynamo=False, opset_version=args.opset,
+                      input_names=['input'],
+                      dynamic_axes={'input': {2: 'height', 3: 'width'}})
+    session = ort.InferenceSession(args.out, providers=['CPUExecutionProvider'])
+    errors = {}
+    for shape in (args.shape, args.check_shape):
+        sample = torch.randn(1, 3, *shape)
+        with torch.no_grad():
+            expected = list(net(sample))
+        got = session.run(None, {'input': sample.numpy()})
+        errors['x'.join(map(str, shape))] = max_rel_err(
+            [torch.from_numpy(g) for g in got], expected)
+    worst = max(errors.values())
+    report = dict(onnx=args.out, backbone_only=args.backbone_only, opset=args.opset,
+                  max_rel_err=errors, tolerance=TOLERANCE, ok=worst <= TOLERANCE)
+    print(json.dumps(report, indent=2))
+    if worst > TOLERANCE:
+        raise ConfigError(f'onnxruntime differs from PyTorch by {worst:.2e} > {TOLERANCE:g}')
+
+
+if __name__ == '__main__':
+    run_cli(main)
