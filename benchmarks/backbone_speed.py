@@ -24,8 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from mmvanilla.runtime import (default_runtime_env, reexec_with_tuned_runtime,
-                               runtime_description)
+from mmvanilla.runtime import (
+    default_runtime_env,
+    reexec_with_tuned_runtime,
+    runtime_description,
+)
 
 GEMM_N = 4096
 
@@ -84,7 +87,6 @@ def max_rel_err(got, expected) -> float:
 
 def build(arch: str):
     from mmvanilla.models import VanillaNet
-    from mmvanilla.models.backbones.vanillanet import default_out_indices
     torch.manual_seed(0)
     unfused = VanillaNet(arch)
     unfused.init_weights()

@@ -42,7 +42,7 @@ def run_tool(*args, cwd=None, timeout=300, env=None):
     import subprocess
     import sys
     full_env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
-    tool = str(REPO / 'tools' / args[0])
+    tool = str(args[0] if '/' in str(args[0]) else REPO / 'tools' / args[0])
     cmd = ['bash', tool] if tool.endswith('.sh') else [sys.executable, tool]
     return subprocess.run(cmd + [str(a) for a in args[1:]], cwd=cwd or REPO,
                           env=full_env, capture_output=True, text=True,
@@ -56,3 +56,16 @@ def coco_metrics(log: str) -> dict:
     for name, value in re.findall(r'coco/(\w+): (-?[\d.]+)', log):
         found[name] = float(value)
     return found
+
+
+@pytest.fixture(scope='session')
+def trained_retinanet(shapes_root, tmp_path_factory):
+    """(work_dir, checkpoint, cfg-options): configs/retinanet_vanillanet11.py
+    with the tiny options, trained 2 epochs on the shapes data by tools/train.py."""
+    from tests.detection_options import tiny_detector_options
+    work_dir = tmp_path_factory.mktemp('retinanet')
+    options = tiny_detector_options(shapes_root, 'retinanet', epochs=2)
+    proc = run_tool('train.py', REPO / 'configs' / 'retinanet_vanillanet11.py',
+                    '--work-dir', work_dir, '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work_dir, work_dir / 'epoch_2.pth', options

@@ -24,15 +24,13 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.utils import ProgressBar
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
 from mmvanilla.utils.cli import run_cli
-from mmvanilla.utils.config_checks import check_backbone_and_neck
+from mmvanilla.utils.detector import build_detector
 from mmvanilla.utils.errors import ConfigError
 
 
@@ -92,15 +90,15 @@ def summary(times: List[float]) -> Dict[str, float]:
                 latency_ms_p90=pct(90), latency_ms_p99=pct(99))
 
 
-def measure(model, items: List[dict], warmup: int, sync: bool, label: str) -> dict:
+def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str) -> dict:
     single_stage = hasattr(model, 'bbox_head') and not hasattr(model, 'roi_head')
     parts = {k: [] for k in ('test_step', 'backbone', 'head_forward', 'postprocess')}
     detections = []
-    bar = ProgressBar(len(items) + warmup)
+    bar = ProgressBar(len(warm) + len(items))
     if sync:
         torch.cuda.reset_peak_memory_stats()
     with torch.no_grad():
-        for i, item in enumerate(items[:warmup] + items):
+        for i, item in enumerate(warm + items):
             batch = pseudo_collate([item])
             t, result = timed(lambda: model.test_step(batch), sync)
             data = model.data_preprocessor(batch, False)
@@ -111,7 +109,7 @@ def measure(model, items: List[dict], warmup: int, sync: bool, label: str) -> di
                 metas = [s.metainfo for s in data['data_samples']]
                 tp, _ = timed(lambda: model.bbox_head.predict_by_feat(
                     *outs, batch_img_metas=metas, rescale=True), sync)
-            if i >= warmup:
+            if i >= len(warm):
                 parts['test_step'].append(t)
                 parts['backbone'].append(tb)
                 if single_stage:
@@ -143,20 +141,10 @@ def main() -> None:
     if args.no_tuned_runtime:
         os.environ['MMVANILLA_TUNED_RUNTIME'] = '0'
     reexec_with_tuned_runtime()
-    if not osp.isfile(args.config):
-        raise ConfigError(f'config file {args.config!r} not found')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    check_backbone_and_neck(cfg.model)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    from mmdet.registry import MODELS
-    cfg.model.backbone.pop('init_cfg', None)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model = model.to(args.device).eval()
+    if args.iters < 1 or args.warmup < 0:
+        raise ConfigError('--iters must be >= 1 and --warmup >= 0')
+    model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
+    model = model.to(args.device)
     sync = args.device.startswith('cuda')
     items, source = load_images(cfg, args.iters + args.warmup)
     modes = ['unfused'] if args.no_fuse else (['fused', 'unfused'] if args.compare else ['fused'])
@@ -165,7 +153,8 @@ def main() -> None:
         model_m = copy.deepcopy(model)
         if mode == 'fused':
             switch_to_deploy(model_m)
-        results[mode] = measure(model_m, items[args.warmup:], args.warmup, sync, mode)
+        results[mode] = measure(model_m, items[:args.warmup], items[args.warmup:], sync,
+                                mode)
         del model_m
     out = dict(config=args.config, checkpoint=args.checkpoint,
                trained_weights=bool(args.checkpoint), images=source, batch_size=1,

@@ -18,18 +18,16 @@ import argparse
 import copy
 import json
 import os
-import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from torch.utils.flop_counter import FlopCounterMode
 
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.cli import run_cli
+from mmvanilla.utils.cli import load_config, run_cli
 from mmvanilla.utils.config_checks import check_backbone_and_neck
-from mmvanilla.utils.errors import ConfigError
 
 
 def gmacs(fn) -> float:
@@ -77,12 +75,8 @@ def main() -> None:
     parser.add_argument('--out', help='also write the figures as JSON')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
-    if not osp.isfile(args.config):
-        raise ConfigError(f'config file {args.config!r} not found')
     os.environ['MMVANILLA_ONEDNN'] = '0'  # count on the nn.Conv2d path
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     check_backbone_and_neck(cfg.model)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     from mmdet.registry import MODELS

@@ -8,7 +8,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmvanilla.utils.cli import run_cli
+from mmvanilla.runtime import reexec_with_tuned_runtime
+from mmvanilla.utils.cli import load_config, run_cli
 from mmvanilla.utils.config_checks import check_config
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
@@ -38,14 +39,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
-    if not osp.isfile(args.config):
-        raise ConfigError(f'config file {args.config!r} not found')
     if not osp.isfile(args.checkpoint):
         raise CheckpointError(f'checkpoint {args.checkpoint!r} not found')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -61,6 +58,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
 
 
 def main() -> None:
+    reexec_with_tuned_runtime()  # glibc malloc settings; MMVANILLA_TUNED_RUNTIME=0: off
     args = parse_args()
     cfg = build_cfg(args)
     check_config(cfg, ['test'], pretrained=False)

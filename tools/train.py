@@ -1,17 +1,21 @@
 """Train a detector (mmdet's tools/train.py interface, with mmvanilla's checks)."""
 import argparse
+import logging
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmvanilla.utils.cli import run_cli
+from mmvanilla.runtime import reexec_with_tuned_runtime
+from mmvanilla.utils.checkpoint_files import latest_complete_checkpoint
+from mmvanilla.utils.cli import load_config, run_cli
 from mmvanilla.utils.config_checks import check_config
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
-from mmvanilla.utils.errors import ConfigError
+from mmvanilla.utils.errors import CheckpointError, ConfigError
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,12 +41,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
-    if not osp.isfile(args.config):
-        raise ConfigError(f'config file {args.config!r} not found')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -56,13 +56,23 @@ def build_cfg(args: argparse.Namespace) -> Config:
                               'in the config')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        # The newest checkpoint that loads: a crash while saving cannot make
+        # the run restart from a truncated file.
+        latest = latest_complete_checkpoint(cfg.work_dir) \
+            if osp.isdir(cfg.work_dir) else None
+        if latest is None:
+            print_log(f'--resume: no complete checkpoint in {cfg.work_dir}, '
+                      f'starting from scratch', logger='current', level=logging.WARNING)
+        cfg.resume, cfg.load_from = latest is not None, latest
     elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise CheckpointError(f'--resume checkpoint {args.resume!r} not found')
         cfg.resume, cfg.load_from = True, args.resume
     return cfg
 
 
 def main() -> None:
+    reexec_with_tuned_runtime()  # glibc malloc settings; MMVANILLA_TUNED_RUNTIME=0: off
     args = parse_args()
     cfg = build_cfg(args)
     check_config(cfg, ['train', 'val'] if cfg.get('val_cfg') else ['train'],

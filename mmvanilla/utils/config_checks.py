@@ -19,8 +19,7 @@ COCO_LAYOUT = ('data/coco/annotations/instances_{train,val}2017.json, '
 
 def check_backbone_and_neck(model_cfg: dict) -> None:
     """The neck's ``in_channels`` must equal the VanillaNet outputs' channels."""
-    from mmvanilla.models.backbones.vanillanet import (default_out_indices,
-                                                        resolve_arch)
+    from mmvanilla.models.backbones.vanillanet import default_out_indices, resolve_arch
     backbone, neck = model_cfg.get('backbone', {}), model_cfg.get('neck')
     if backbone.get('type') not in ('VanillaNet', 'mmdet.VanillaNet'):
         return
@@ -75,13 +74,26 @@ def _dataset_files(dataset: dict) -> Iterable[tuple]:
            osp.join(root, img) if img is not None else None)
 
 
-def check_annotation_file(path: str) -> None:
-    """A COCO annotation file must exist and hold at least one image."""
+#: Annotation files up to this size are parsed before the run to check their
+#: images; larger ones (COCO's train set) are left to the dataset, which
+#: parses them anyway.
+DEEP_CHECK_BYTES = 50 * 2**20
+
+
+def check_annotation_file(path: str, img_dir: Optional[str] = None) -> None:
+    """A COCO annotation file must exist and list images; small files also
+    have every listed image file checked for existence."""
     if not osp.isfile(path):
         raise DatasetError(
             f'annotation file {path!r} not found. The COCO layout is '
             f'{COCO_LAYOUT} (link your COCO copy there or set data_root). '
             f'{DEMO_HINT}')
+    size = osp.getsize(path)
+    if size == 0:
+        raise DatasetError(f'annotation file {path!r} is empty: regenerate or '
+                           f're-download it')
+    if size > DEEP_CHECK_BYTES:
+        return
     try:
         with open(path) as f:
             data = json.load(f)
@@ -93,6 +105,14 @@ def check_annotation_file(path: str) -> None:
         raise DatasetError(
             f'annotation file {path!r} lists no images: a COCO instances file '
             f'needs "images", "annotations" and "categories"')
+    if img_dir is not None and osp.isdir(img_dir):
+        missing = [im.get('file_name') for im in data['images']
+                   if not osp.isfile(osp.join(img_dir, str(im.get('file_name'))))]
+        if missing:
+            raise DatasetError(
+                f'{len(missing)} image(s) listed in {path!r} are not in {img_dir!r}, '
+                f'e.g. {missing[0]!r}: copy them there or remove them from the '
+                f'annotation file')
 
 
 def check_datasets(cfg: Config, splits: List[str]) -> None:
@@ -102,12 +122,14 @@ def check_datasets(cfg: Config, splits: List[str]) -> None:
         if not loader:
             continue
         for ann, img_dir in _dataset_files(loader['dataset']):
-            if ann:
-                check_annotation_file(ann)
             if img_dir and '://' not in img_dir and not osp.isdir(img_dir):
+                if ann and not osp.isfile(ann):
+                    check_annotation_file(ann)  # names the layout and the demo
                 raise DatasetError(
                     f'image folder {img_dir!r} not found. The COCO layout is '
                     f'{COCO_LAYOUT}. {DEMO_HINT}')
+            if ann:
+                check_annotation_file(ann, img_dir)
         evaluator = cfg.get(f'{split}_evaluator')
         for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
             if isinstance(metric, dict) and metric.get('ann_file'):

@@ -1,5 +1,4 @@
 """Build a detector from a config file for offline tools (CPU, eval mode)."""
-import os.path as osp
 from typing import List, Optional, Tuple
 
 import torch
@@ -7,6 +6,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from torch import Tensor, nn
 
+from mmvanilla.utils.cli import load_config
 from mmvanilla.utils.config_checks import check_backbone_and_neck
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla.utils.safe_checkpoint import safe_load
@@ -19,11 +19,7 @@ def build_detector(config: str, checkpoint: Optional[str] = None,
     The backbone's ImageNet ``init_cfg`` is dropped: the weights come from
     ``checkpoint`` (loaded safely) or from the initializers.
     """
-    if not osp.isfile(config):
-        raise ConfigError(f'config file {config!r} not found')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     check_backbone_and_neck(cfg.model)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     from mmdet.registry import MODELS

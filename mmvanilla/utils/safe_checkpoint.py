@@ -79,7 +79,7 @@ def safe_load(filename: str, map_location: Any = 'cpu') -> Any:
             f'Nothing from it was executed. Only load checkpoints you trust; '
             f're-save it as a plain state dict with torch.save(model.state_dict())'
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
         raise CheckpointError(
             f'checkpoint {filename!r} is truncated or corrupt ({_first_sentence(e)}); '
             f're-download it or use an earlier checkpoint') from None

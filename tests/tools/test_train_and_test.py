@@ -3,7 +3,6 @@ import pickle
 import socket
 
 import numpy as np
-import pytest
 
 from tests.conftest import REPO, coco_metrics, run_tool
 from tests.detection_options import tiny_detector_options
@@ -26,27 +25,33 @@ def test_mask_rcnn_trains_and_evaluates_bbox_and_segm(shapes_root, tmp_path):
     assert (tmp_path / 'epoch_1.pth').is_file()
 
 
-def test_retinanet_test_with_deploy_gives_the_same_predictions(shapes_root, tmp_path):
-    train('retinanet', shapes_root, tmp_path, epochs=2)
-    results = {}
-    for deploy in (False, True):
-        out = tmp_path / f'pred_{deploy}.pkl'
-        proc = run_tool('test.py', CONFIGS / 'retinanet_vanillanet11.py',
-                        tmp_path / 'epoch_2.pth', '--work-dir', tmp_path, '--out', out,
-                        *(['--deploy'] if deploy else []), '--cfg-options',
-                        *tiny_detector_options(shapes_root, 'retinanet'),
-                        'model.test_cfg.score_thr=0.0')
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        log = proc.stdout + proc.stderr
-        assert ('reparameterized the model' in log) == deploy
-        with open(out, 'rb') as f:
-            results[deploy] = (pickle.load(f), coco_metrics(log))
-    (plain, plain_metrics), (fused, fused_metrics) = results[False], results[True]
+def predict(config, checkpoint, options, tmp_path, *extra):
+    """tools/test.py with every box kept; returns (predictions, COCO metrics)."""
+    out = tmp_path / f'pred_{len(list(tmp_path.glob("pred_*")))}.pkl'
+    proc = run_tool('test.py', config, checkpoint, '--work-dir', tmp_path, '--out', out,
+                    *extra, '--cfg-options', *options, 'model.test_cfg.score_thr=0.0')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out, 'rb') as f:
+        return pickle.load(f), coco_metrics(proc.stdout + proc.stderr), proc
+
+
+def assert_same_predictions(first, second):
+    (plain, plain_metrics), (fused, fused_metrics) = first, second
     assert plain_metrics and plain_metrics == fused_metrics
     for a, b in zip(plain, fused):
         sa, sb = a['pred_instances']['scores'], b['pred_instances']['scores']
         assert len(sa) == len(sb) > 0
         np.testing.assert_allclose(sa[:20].numpy(), sb[:20].numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_retinanet_test_with_deploy_gives_the_same_predictions(trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    config = CONFIGS / 'retinanet_vanillanet11.py'
+    *plain, log = predict(config, checkpoint, options, tmp_path)
+    assert 'reparameterized the model' not in log.stdout + log.stderr
+    *fused, log = predict(config, checkpoint, options, tmp_path, '--deploy')
+    assert 'reparameterized the model' in log.stdout + log.stderr
+    assert_same_predictions(plain, fused)
 
 
 def test_resume_continues_from_the_last_checkpoint(shapes_root, tmp_path):

@@ -1,4 +1,5 @@
-from .layer_decay_optim_wrapper_constructor import \
-    BackboneLayerDecayOptimWrapperConstructor
+from .layer_decay_optim_wrapper_constructor import (
+    BackboneLayerDecayOptimWrapperConstructor,
+)
 
 __all__ = ['BackboneLayerDecayOptimWrapperConstructor']

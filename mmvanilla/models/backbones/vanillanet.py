@@ -13,9 +13,12 @@ from mmvanilla.models.backbones.onednn_plan import OneDNNPlan, onednn_enabled
 from mmvanilla.models.backbones.pretrained import load_pretrained
 from mmvanilla.models.layers import SeriesActivation, VanillaBlock
 from mmvanilla.models.layers.fusion import merge_conv_1x1
-from mmvanilla.models.layers.vanilla_block import (check_fusable, conv_bn,
-                                                   deep_training_nonlinearity,
-                                                   fused_conv_bn)
+from mmvanilla.models.layers.vanilla_block import (
+    check_fusable,
+    conv_bn,
+    deep_training_nonlinearity,
+    fused_conv_bn,
+)
 from mmvanilla.utils.errors import ConfigError
 
 
@@ -168,6 +171,7 @@ class VanillaNet(BaseModule):
             block_strides.append(s)
         self.out_channels = [dims[i + 1] for i in self.out_indices]
         self.out_strides = [block_strides[i] for i in self.out_indices]
+        self.total_stride = block_strides[-1]
         self.act_learn = act_learn
         self._freeze_stages()
 
@@ -208,6 +212,12 @@ class VanillaNet(BaseModule):
         return [self.stem] if self.deploy else [self.stem1, self.stem2]
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        if min(x.shape[-2:]) < self.total_stride:
+            raise ConfigError(
+                f'input of {x.shape[-2]}x{x.shape[-1]} pixels is smaller than the '
+                f'backbone\'s total stride {self.total_stride}: resize inputs to at '
+                f'least {self.total_stride}x{self.total_stride} (the COCO configs '
+                f'resize to 1280x800)')
         if self.deploy and onednn_enabled(x):
             return self._onednn_plan()(x)
         if self.deploy:

@@ -1,0 +1,81 @@
+"""Checkpoint files that survive a crash: atomic writes, resume from a complete one.
+
+mmengine writes checkpoints in place, so a process killed while saving leaves
+a truncated ``epoch_N.pth``. Importing mmvanilla makes local writes through
+mmengine's file backend atomic (write a temporary file, then rename), and
+``--resume`` starts from the newest checkpoint that loads.
+"""
+import glob
+import os
+import os.path as osp
+import re
+import tempfile
+from typing import Optional, Union
+
+from mmengine.fileio import LocalBackend, register_backend
+from mmengine.logging import print_log
+
+from mmvanilla.utils.errors import CheckpointError
+from mmvanilla.utils.safe_checkpoint import safe_load
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local backend, but ``put`` renames a finished temporary file
+    into place, so readers never see a partly written file."""
+
+    def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
+        directory = osp.dirname(osp.abspath(filepath))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                f.write(obj)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, filepath)
+        except BaseException:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            raise
+
+
+register_backend('local', AtomicLocalBackend, force=True)
+
+
+def _loads(path: str) -> bool:
+    try:
+        safe_load(path)
+        return True
+    except CheckpointError as e:
+        print_log(f'skipping {path}: {e}', logger='current', level=30)
+        return False
+
+
+def latest_complete_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest checkpoint in ``work_dir`` that loads, or None.
+
+    Tries the one named in ``last_checkpoint`` first, then ``epoch_*.pth`` and
+    ``iter_*.pth`` from the newest (by number) down.
+    """
+    candidates = []
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            named = f.read().strip()
+        if named:
+            candidates.append(named)
+
+    def number(path: str) -> int:
+        return int(re.search(r'_(\d+)\.pth$', path).group(1))
+
+    for pattern in ('epoch_*.pth', 'iter_*.pth'):
+        found = [p for p in glob.glob(osp.join(work_dir, pattern))
+                 if re.search(r'_(\d+)\.pth$', p)]
+        candidates += sorted(found, key=number, reverse=True)
+    seen = set()
+    for path in candidates:
+        if path not in seen and osp.isfile(path):
+            seen.add(path)
+            if _loads(path):
+                return path
+    return None

@@ -1,0 +1,128 @@
+"""Bad inputs given to the tools end in one clear line (docs/bad_inputs.md)."""
+import json
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import REPO, run_tool
+from tests.detection_options import tiny_detector_options
+
+RETINA = REPO / 'configs' / 'retinanet_vanillanet11.py'
+
+
+def one_line_error(proc, *fragments):
+    """Exit status 2, no traceback, and one 'error:' line with the fragments."""
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert 'Traceback' not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith('error: ')]
+    assert len(errors) == 1, proc.stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture
+def dataset_copy(shapes_root, tmp_path):
+    root = tmp_path / 'data'
+    shutil.copytree(shapes_root, root)
+    return root
+
+
+def train(root, work_dir, *options, kind='retinanet'):
+    return run_tool('train.py', REPO / 'configs' / f'{kind}_vanillanet11.py', '--work-dir',
+                    work_dir, '--cfg-options', *tiny_detector_options(str(root), kind),
+                    *options)
+
+
+def test_fpn_in_channels_that_do_not_match_the_backbone(shapes_root, tmp_path):
+    proc = train(shapes_root, tmp_path, 'model.neck.in_channels=[32,64,256]')
+    one_line_error(proc, 'model.neck.in_channels [32, 64, 256] do not match',
+                   'set model.neck.in_channels=[32, 64, 128]')
+
+
+def test_unknown_arch_from_the_command_line(shapes_root, tmp_path):
+    proc = run_tool('train.py', RETINA, '--work-dir', tmp_path, '--cfg-options',
+                    'model.backbone.arch=vanillanet_99')
+    one_line_error(proc, "unknown VanillaNet arch 'vanillanet_99'", 'vanillanet_11')
+
+
+def test_dict_over_a_named_arch_without_delete(shapes_root, tmp_path):
+    proc = run_tool('train.py', RETINA, '--work-dir', tmp_path, '--cfg-options',
+                    'model.backbone.arch.dims=[8,16]')
+    one_line_error(proc, '--cfg-options do not fit', '_delete_=True')
+
+
+def test_empty_annotation_file(dataset_copy, tmp_path):
+    (dataset_copy / 'annotations' / 'instances_train.json').write_text('')
+    one_line_error(train(dataset_copy, tmp_path / 'w'), 'instances_train.json', 'is empty')
+
+
+def test_annotation_file_without_images(dataset_copy, tmp_path):
+    path = dataset_copy / 'annotations' / 'instances_val.json'
+    path.write_text(json.dumps(dict(images=[], annotations=[], categories=[])))
+    one_line_error(train(dataset_copy, tmp_path / 'w'), 'lists no images')
+
+
+def test_image_listed_but_missing(dataset_copy, tmp_path):
+    os.remove(dataset_copy / 'train' / 'train_00003.png')
+    one_line_error(train(dataset_copy, tmp_path / 'w'), "'train_00003.png'",
+                   'not in', 'remove them from the annotation file')
+
+
+def test_image_that_cannot_be_read_keeps_earlier_checkpoints(dataset_copy, tmp_path):
+    work_dir = tmp_path / 'w'
+    assert train(dataset_copy, work_dir).returncode == 0
+    (dataset_copy / 'train' / 'train_00005.png').write_bytes(b'not a png')
+    proc = train(dataset_copy, work_dir, 'train_cfg.max_epochs=2', '--resume')
+    one_line_error(proc, 'train_00005.png cannot be read', 'replace it or remove it')
+    assert torch.load(work_dir / 'epoch_1.pth', weights_only=False)['meta']['epoch'] == 1
+
+
+def test_grayscale_and_rgba_images_are_read_as_rgb(dataset_copy, tmp_path):
+    gray = cv2.imread(str(dataset_copy / 'train' / 'train_00000.png'), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(dataset_copy / 'train' / 'train_00000.png'), gray)
+    bgr = cv2.imread(str(dataset_copy / 'train' / 'train_00001.png'))
+    rgba = np.dstack([bgr, np.full(bgr.shape[:2], 255, np.uint8)])
+    cv2.imwrite(str(dataset_copy / 'train' / 'train_00001.png'), rgba)
+    proc = train(dataset_copy, tmp_path / 'w')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_test_tool_inputs(trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    proc = run_tool('test.py', RETINA, tmp_path / 'nope.pth')
+    one_line_error(proc, 'nope.pth', 'not found')
+    proc = run_tool('test.py', RETINA, checkpoint, '--out', tmp_path / 'x.json',
+                    '--work-dir', tmp_path, '--cfg-options', *options)
+    one_line_error(proc, '--out must end in .pkl')
+    proc = run_tool('test.py', tmp_path / 'missing.py', checkpoint)
+    one_line_error(proc, 'config file', 'not found')
+
+
+def test_resume_from_a_missing_path(shapes_root, tmp_path):
+    proc = train(shapes_root, tmp_path, '--resume', str(tmp_path / 'gone.pth'))
+    one_line_error(proc, '--resume checkpoint', 'gone.pth', 'not found')
+
+
+def test_corrupt_checkpoint_to_test_and_reparameterize(trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    broken = tmp_path / 'broken.pth'
+    broken.write_bytes(checkpoint.read_bytes()[:5000])
+    for tool, args in (('test.py', [RETINA, broken, '--work-dir', tmp_path]),
+                       ('reparameterize.py', [RETINA, broken, tmp_path / 'out'])):
+        proc = run_tool(tool, *args, '--cfg-options', *options)
+        one_line_error(proc, 'truncated or corrupt')
+    assert not (tmp_path / 'out').exists()
+
+
+def test_fused_checkpoint_with_the_unfused_config(trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    assert run_tool('reparameterize.py', RETINA, checkpoint, tmp_path,
+                    '--cfg-options', *options).returncode == 0
+    proc = run_tool('benchmark.py', RETINA, '--checkpoint', tmp_path / 'epoch_2_deploy.pth',
+                    '--iters', 1, '--cfg-options', *options)
+    one_line_error(proc, 'does not fit', 'deploy config written by tools/reparameterize.py')

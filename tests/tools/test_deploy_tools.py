@@ -1,0 +1,82 @@
+"""Reparameterize, benchmark, FLOPs and ONNX tools on a tiny trained RetinaNet."""
+import json
+
+from mmvanilla.utils import safe_load
+from tests.conftest import REPO, run_tool
+from tests.tools.test_train_and_test import assert_same_predictions, predict
+
+CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
+
+
+def test_reparameterized_checkpoint_gives_the_same_predictions(trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    proc = run_tool('reparameterize.py', CONFIG, checkpoint, tmp_path / 'deploy',
+                    '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'max relative error' in proc.stdout
+    fused_ckpt = tmp_path / 'deploy' / 'epoch_2_deploy.pth'
+    deploy_cfg = tmp_path / 'deploy' / 'retinanet_vanillanet11_deploy.py'
+    saved = safe_load(str(fused_ckpt))
+    original = safe_load(str(checkpoint))
+    assert saved['meta']['reparameterized'] and saved['meta']['epoch'] == original['meta']['epoch']
+    assert not any('stem1' in k or 'conv1' in k for k in saved['state_dict'])
+    plain = predict(CONFIG, checkpoint, options, tmp_path)[:2]
+    fused = predict(deploy_cfg, fused_ckpt, [], tmp_path)[:2]
+    assert_same_predictions(plain, fused)
+
+
+def test_benchmark_compares_fused_and_unfused(trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    out = tmp_path / 'bench.json'
+    proc = run_tool('benchmark.py', CONFIG, '--checkpoint', checkpoint, '--compare',
+                    '--iters', 2, '--warmup', 1, '--out', out, '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report['trained_weights'] and report['images'].startswith('test set')
+    assert report['input_shape'][1:] == [800, 1000]  # 320x256 images at 1280x800
+    for mode in ('fused', 'unfused'):
+        r = report['results'][mode]
+        assert r['fps_median'] > 0 and len(r['times_s']) == 2
+        assert {'backbone_ms_median', 'head_forward_ms_median', 'postprocess_ms_median',
+                'latency_ms_p90'} <= set(r)
+    assert 'MALLOC_MMAP_MAX_=0' in report['runtime']['allocator']
+    assert 'fused / unfused FPS' in proc.stdout
+
+
+def test_get_flops_counts_fused_below_unfused(trained_retinanet, tmp_path):
+    _, _, options = trained_retinanet
+    out = tmp_path / 'flops.json'
+    proc = run_tool('get_flops.py', CONFIG, '--shape', 256, 320, '--out', out,
+                    '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert 0 < r['fused']['backbone_gmac'] < r['unfused']['backbone_gmac']
+    assert r['fused']['detector_params_m'] < r['unfused']['detector_params_m']
+    assert r['fused']['activation_dw_gmac'] == r['unfused']['activation_dw_gmac'] > 0
+
+
+def test_onnx_export_matches_pytorch(trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    for extra in ([], ['--backbone-only']):
+        out = tmp_path / 'model.onnx'
+        proc = run_tool('export_onnx.py', CONFIG, out, '--checkpoint', checkpoint,
+                        '--shape', 256, 320, '--check-shape', 320, 480, *extra,
+                        '--cfg-options', *options)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        report = json.loads(proc.stdout[proc.stdout.index('{'):])
+        assert report['ok'] and max(report['max_rel_err'].values()) <= 1e-4
+        assert out.stat().st_size > 0
+
+
+def test_backbone_speed_benchmark_writes_every_field(tmp_path):
+    out = tmp_path / 'speed.json'
+    proc = run_tool(REPO / 'benchmarks' / 'backbone_speed.py', '--arch', 'vanillanet_5',
+                    '--size', 64, 64, '--repeats', 1, '--out', out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    for key in ('gemm_gflops', 'fused_s', 'unfused_s', 'fused_gflop', 'unfused_gflop',
+                'max_rel_err', 'plain_s', 'runtime'):
+        assert key in r
+    assert r['max_rel_err'] <= 1e-5 and r['fused_gflop'] < r['unfused_gflop']
+    assert 'MALLOC_MMAP_MAX_=0' in r['runtime']['allocator']
+    assert 'defaults' in r['plain_runtime']['allocator']
