@@ -39,7 +39,7 @@ class AtomicLocalBackend(LocalBackend):
             raise
 
 
-register_backend('local', AtomicLocalBackend, force=True)
+register_backend('local', AtomicLocalBackend, force=True, prefixes='')
 
 
 def _loads(path: str) -> bool:

@@ -7,7 +7,6 @@ Importing :mod:`mmvanilla` routes mmengine's local-file checkpoint loading
 import collections
 import os.path as osp
 import pickle
-import zipfile
 from typing import Any, List
 
 import numpy as np
@@ -79,7 +78,7 @@ def safe_load(filename: str, map_location: Any = 'cpu') -> Any:
             f'Nothing from it was executed. Only load checkpoints you trust; '
             f're-save it as a plain state dict with torch.save(model.state_dict())'
         ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - garbage input can fail in any way
         raise CheckpointError(
             f'checkpoint {filename!r} is truncated or corrupt ({_first_sentence(e)}); '
             f're-download it or use an earlier checkpoint') from None

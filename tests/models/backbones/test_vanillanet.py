@@ -133,3 +133,22 @@ def test_layer_depth_follows_the_official_map():
     assert depth('backbone.stages.3.act.weight', 'backbone.') == (2, 7)
     assert depth('backbone.stages.8.conv.bias', 'backbone.') == (5, 7)
     assert depth('neck.lateral_convs.0.conv.weight', 'backbone.') == (6, 7)
+
+
+def test_input_smaller_than_the_total_stride():
+    model = VanillaNet(TINY_ARCH).eval()  # strides 4 * 2 * 2 * 2 = 32
+    with pytest.raises(ConfigError, match='smaller than the backbone.s total stride 32'):
+        model(torch.randn(1, 3, 31, 64))
+    assert len(model(torch.randn(1, 3, 32, 32))) == len(model.out_indices)
+
+
+def test_fusing_in_training_mode_uses_the_running_statistics():
+    torch.manual_seed(0)
+    model = randomize_norms(VanillaNet(TINY_ARCH, out_indices=[4]))
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = model.eval()(x)[0]
+        model.train()
+        model.switch_to_deploy()  # harmless: same result as fusing in eval mode
+        got = model.eval()(x)[0]
+    assert rel_err(got, expected) <= 1e-5

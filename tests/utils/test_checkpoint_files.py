@@ -1,0 +1,27 @@
+import torch
+from mmengine.fileio import get_file_backend
+
+from mmvanilla.utils import latest_complete_checkpoint
+from mmvanilla.utils.checkpoint_files import AtomicLocalBackend
+
+
+def test_mmengine_local_writes_are_atomic(tmp_path):
+    backend = get_file_backend(str(tmp_path / 'x.pth'))
+    assert isinstance(backend, AtomicLocalBackend)
+    backend.put(b'complete', tmp_path / 'sub' / 'x.pth')
+    assert (tmp_path / 'sub' / 'x.pth').read_bytes() == b'complete'
+    assert [p.name for p in (tmp_path / 'sub').iterdir()] == ['x.pth']
+
+
+def test_latest_complete_checkpoint_skips_truncated_files(tmp_path):
+    for epoch in (1, 2, 10):
+        torch.save({'meta': {'epoch': epoch}}, tmp_path / f'epoch_{epoch}.pth')
+    good = (tmp_path / 'epoch_10.pth').read_bytes()
+    (tmp_path / 'epoch_11.pth').write_bytes(good[:len(good) // 3])
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_11.pth'))
+    assert latest_complete_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
+    assert latest_complete_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_2.pth')
+    (tmp_path / 'last_checkpoint').write_text('')  # killed while writing the marker
+    assert latest_complete_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
+    assert latest_complete_checkpoint(str(tmp_path / 'empty')) is None

@@ -1,0 +1,93 @@
+"""Checkpoints are untrusted: weights_only loading with an explicit allow-list."""
+import os
+
+import pytest
+import torch
+
+from mmvanilla.utils import CheckpointError, safe_load
+from tests.conftest import REPO, run_tool
+
+
+class Payload:
+    """Unpickling this runs ``touch <marker>``: the code a checkpoint must not run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}',))
+
+
+class GetattrEscalation:
+    def __reduce__(self):
+        from mmengine.logging import HistoryBuffer
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def malicious(path, marker):
+    torch.save({'state_dict': {'w': torch.ones(1)}, 'meta': Payload(marker)}, path)
+    return path
+
+
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / 'pwned'
+    with pytest.raises(CheckpointError, match='posix.system.*Nothing from it was executed'):
+        safe_load(malicious(tmp_path / 'evil.pth', marker))
+    assert not marker.exists()
+    # The same file does run code under a plain pickle load: the test is real.
+    torch.load(tmp_path / 'evil.pth', weights_only=False)
+    assert marker.exists()
+
+
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    torch.save({'x': GetattrEscalation()}, tmp_path / 'g.pth')
+    with pytest.raises(CheckpointError, match=r"getattr\(HistoryBuffer, '__init__'\)"):
+        safe_load(tmp_path / 'g.pth')
+
+
+def test_truncated_missing_and_non_checkpoint_files(tmp_path):
+    torch.save({'w': torch.ones(100)}, tmp_path / 'ok.pth')
+    data = (tmp_path / 'ok.pth').read_bytes()
+    for n in (0, 100, len(data) // 2):
+        (tmp_path / 'bad.pth').write_bytes(data[:n])
+        with pytest.raises(CheckpointError, match='truncated or corrupt'):
+            safe_load(tmp_path / 'bad.pth')
+    (tmp_path / 'text.pth').write_text('hello')
+    with pytest.raises(CheckpointError, match='truncated or corrupt'):
+        safe_load(tmp_path / 'text.pth')
+    with pytest.raises(CheckpointError, match='not found'):
+        safe_load(tmp_path / 'none.pth')
+    assert torch.equal(safe_load(tmp_path / 'ok.pth')['w'], torch.ones(100))
+
+
+def test_mmengine_training_checkpoints_load(trained_retinanet):
+    _, checkpoint, _ = trained_retinanet
+    ckpt = safe_load(checkpoint)
+    assert {'meta', 'state_dict', 'optimizer', 'message_hub', 'param_schedulers'} <= set(ckpt)
+    assert ckpt['message_hub']['log_scalars']['train/loss'].mean() > 0
+
+
+def test_every_tool_refuses_a_malicious_checkpoint(trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    marker = tmp_path / 'pwned'
+    evil = malicious(tmp_path / 'evil.pth', marker)
+    config = REPO / 'configs' / 'retinanet_vanillanet11.py'
+    no_init = [o for o in options if 'init_cfg' not in o]
+    calls = [
+        ('train.py', config, '--work-dir', tmp_path / 'a', '--cfg-options', *no_init,
+         f'model.backbone.init_cfg.checkpoint={evil}'),
+        ('train.py', config, '--work-dir', tmp_path / 'b', '--cfg-options', *options,
+         f'load_from={evil}'),
+        ('train.py', config, '--work-dir', tmp_path / 'c', '--resume', evil,
+         '--cfg-options', *options),
+        ('test.py', config, evil, '--work-dir', tmp_path / 'd', '--cfg-options', *options),
+        ('reparameterize.py', config, evil, tmp_path / 'e', '--cfg-options', *options),
+        ('benchmark.py', config, '--checkpoint', evil, '--iters', 1, '--cfg-options',
+         *options),
+    ]
+    for args in calls:
+        proc = run_tool(*args)
+        assert proc.returncode == 2 and 'Traceback' not in proc.stderr, \
+            (args[0], proc.stderr[-2000:])
+        assert 'refused to load' in proc.stderr and 'posix.system' in proc.stderr
+        assert not marker.exists(), args[0]
