@@ -1,14 +1,19 @@
 """Load checkpoints as untrusted files: ``weights_only`` plus an allow-list.
 
-Importing :mod:`mmvanilla` routes mmengine's local-file checkpoint loading
-(``load_from``, ``--resume``, ``init_cfg`` Pretrained) through
-:func:`safe_load`, so every checkpoint read in a run gets the same checks.
+Importing :mod:`mmvanilla` routes mmengine's checkpoint loading through
+:func:`safe_load`: local files (``load_from``, ``--resume``, ``init_cfg``
+Pretrained) and downloads (``http(s)://``, ``torchvision://``,
+``open-mmlab://``, ``mmcls://``, which mmengine otherwise unpickles with
+``torch.hub`` and ``weights_only=False``).
 """
 import collections
+import os
 import os.path as osp
 import pickle
-from typing import Any, List
+from typing import Any, List, Optional
+from urllib.parse import urlparse
 
+import mmengine.runner.checkpoint as mmengine_checkpoint
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
@@ -101,4 +106,17 @@ def _load_from_local(filename: str, map_location: Any) -> Any:
     return safe_load(filename, map_location)
 
 
+def safe_load_url(url: str, model_dir: Optional[str] = None, map_location: Any = None,
+                  progress: bool = False, **kwargs) -> Any:
+    """Download ``url`` into torch's hub cache (once), then :func:`safe_load` it."""
+    model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    cached = osp.join(model_dir, osp.basename(urlparse(url).path))
+    if not osp.isfile(cached):
+        torch.hub.download_url_to_file(url, cached, progress=progress)
+    return safe_load(cached, map_location)
+
+
 CheckpointLoader.register_scheme(prefixes='', loader=_load_from_local, force=True)
+# Every web scheme of mmengine ends in this module-level function.
+mmengine_checkpoint.load_url = safe_load_url

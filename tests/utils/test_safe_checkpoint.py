@@ -91,3 +91,21 @@ def test_every_tool_refuses_a_malicious_checkpoint(trained_retinanet, tmp_path):
             (args[0], proc.stderr[-2000:])
         assert 'refused to load' in proc.stderr and 'posix.system' in proc.stderr
         assert not marker.exists(), args[0]
+
+
+def test_downloads_go_through_the_safe_loader(tmp_path, monkeypatch):
+    """http(s):// and torchvision:// etc. end in mmengine's load_url: now safe."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    marker = tmp_path / 'pwned'
+    served = malicious(tmp_path / 'served.pth', marker)
+
+    def fake_download(url, dst, progress=False):  # no network in tests
+        dst_path = __import__('pathlib').Path(dst)
+        dst_path.write_bytes(served.read_bytes())
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', fake_download)
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    for url in ('https://example.com/evil.pth', 'torchvision://resnet18'):
+        with pytest.raises(CheckpointError, match='refused to load'):
+            CheckpointLoader.load_checkpoint(url, map_location='cpu')
+    assert not marker.exists()

@@ -1,10 +1,10 @@
 """Load official VanillaNet ImageNet checkpoints (train or deploy form)."""
 from typing import Dict, List, Optional
 
+from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor, nn
 
 from mmvanilla.utils.errors import CheckpointError
-from mmvanilla.utils.safe_checkpoint import safe_load
 
 STATE_DICT_KEYS = ('state_dict', 'model', 'model_ema')
 HEAD_PREFIXES = ('cls1.', 'cls2.', 'cls.')
@@ -31,6 +31,10 @@ def extract_state_dict(checkpoint: dict, key: Optional[str] = None,
     else:
         state = next((checkpoint[k] for k in STATE_DICT_KEYS if k in checkpoint),
                      checkpoint)
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f'the checkpoint\'s weights are a {type(state).__name__}, not a dict '
+            f'of tensors')
     state = {k[len('module.'):] if k.startswith('module.') else k: v
              for k, v in state.items() if isinstance(v, Tensor)}
     if prefix is None and not _form(state) and any(
@@ -97,10 +101,21 @@ def check_compatible(backbone: nn.Module, state: Dict[str, Tensor],
 
 def load_pretrained(backbone: nn.Module, filename: str, key: Optional[str] = None,
                     prefix: Optional[str] = None) -> None:
-    """Load an official (or mmdet) checkpoint into ``backbone``, all keys filled."""
-    state = extract_state_dict(safe_load(filename), key, prefix)
+    """Load an official (or mmdet) checkpoint into ``backbone``, all keys filled.
+
+    ``filename`` is a path or URL; either way it is loaded with the safe loader.
+    """
+    state = extract_state_dict(
+        CheckpointLoader.load_checkpoint(filename, map_location='cpu'), key, prefix)
     check_compatible(backbone, state, source=f'checkpoint {filename!r}')
-    missing, unexpected = backbone.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = backbone.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shapes: e.g. in_channels differ
+        raise CheckpointError(
+            f'checkpoint {filename!r} does not fit the backbone: '
+            f'{str(e).splitlines()[-1].strip()}; check in_channels, arch and act_num'
+        ) from None
+    missing = [k for k in missing if k != 'deep_training_lambda']  # official: lambda 1
     if missing or unexpected:
         raise CheckpointError(
             f'checkpoint {filename!r} does not fit the backbone: missing '
