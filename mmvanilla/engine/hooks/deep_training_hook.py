@@ -36,5 +36,17 @@ class DeepTrainingHook(Hook):
             value = runner.epoch / self.epochs
         else:
             value = runner.iter / self.iters
+        self._backbone(runner).act_learn = min(1.0, value)
+
+    def after_train(self, runner) -> None:
+        value = self._backbone(runner).act_learn
+        if value < 1.0:
+            runner.logger.warning(
+                f'DeepTrainingHook: training ended at lambda = {value:g} < 1, so the '
+                f'model cannot be fused; anneal over fewer epochs/iterations than '
+                f'the run has')
+
+    @staticmethod
+    def _backbone(runner):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        model.backbone.act_learn = min(1.0, value)
+        return model.backbone

@@ -2,6 +2,7 @@
 import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import torch
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
@@ -132,6 +133,10 @@ class VanillaNet(BaseModule):
         self.arch = arch
         dims, strides = settings['dims'], settings['strides']
         self.num_blocks = len(strides)
+        if norm_cfg.get('type') not in ('BN', 'BN2d', 'SyncBN', 'mmcv.SyncBN'):
+            raise ConfigError(
+                f'VanillaNet needs a BatchNorm norm_cfg (type BN or SyncBN), got '
+                f'{norm_cfg!r}: only BatchNorm folds into the convs when fusing')
         if not isinstance(act_num, int) or act_num < 0:
             raise ConfigError(f'act_num must be an int >= 0, got {act_num!r}')
         self.act_num = act_num
@@ -172,6 +177,10 @@ class VanillaNet(BaseModule):
         self.out_channels = [dims[i + 1] for i in self.out_indices]
         self.out_strides = [block_strides[i] for i in self.out_indices]
         self.total_stride = block_strides[-1]
+        # lambda travels with the weights (key `deep_training_lambda`): a
+        # checkpoint saved mid-annealing is evaluated, and refused for fusion,
+        # as the network it is.
+        self.register_buffer('deep_training_lambda', torch.tensor(1.0))
         self.act_learn = act_learn
         self._freeze_stages()
 
@@ -205,8 +214,15 @@ class VanillaNet(BaseModule):
         if not 0.0 <= float(value) <= 1.0:
             raise ConfigError(f'act_learn must lie in [0, 1], got {value!r}')
         self._act_learn = float(value)
+        self.deep_training_lambda.fill_(float(value))
         for block in self.stages:
             block.act_learn = float(value)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # torch's and mmengine's loaders both come through here: after the
+        # lambda buffer is loaded, hand its value to the blocks.
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.act_learn = float(self.deep_training_lambda)
 
     def _stem_layers(self) -> List[nn.Module]:
         return [self.stem] if self.deploy else [self.stem1, self.stem2]

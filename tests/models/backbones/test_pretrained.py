@@ -66,6 +66,7 @@ def test_official_checkpoint_loads_every_backbone_weight(tmp_path, deploy, entry
                        init_cfg=pretrained(tmp_path / 'vn.pth'))
     model.init_weights()
     state = model.state_dict()
+    assert state.pop('deep_training_lambda').item() == 1.0
     assert set(state) == {k for k in sd if not k.startswith('cls')}
     assert all(torch.equal(v, sd[k]) for k, v in state.items())
 

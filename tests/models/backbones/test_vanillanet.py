@@ -152,3 +152,14 @@ def test_fusing_in_training_mode_uses_the_running_statistics():
         model.switch_to_deploy()  # harmless: same result as fusing in eval mode
         got = model.eval()(x)[0]
     assert rel_err(got, expected) <= 1e-5
+
+
+def test_lambda_is_saved_with_the_weights():
+    model = VanillaNet(TINY_ARCH, act_learn=0.375)
+    state = model.state_dict()
+    assert state['deep_training_lambda'].item() == 0.375
+    restored = VanillaNet(TINY_ARCH)
+    restored.load_state_dict(state)
+    assert restored.act_learn == 0.375 and restored.stages[2].act_learn == 0.375
+    with pytest.raises(ConfigError, match='act_learn'):
+        restored.switch_to_deploy()
