@@ -68,8 +68,20 @@ class OneDNNPlan:
 
     @staticmethod
     def key_of(backbone: nn.Module) -> Tuple:
-        """Changes whenever a parameter is replaced or modified in place."""
-        return tuple((id(p), p._version, p.data_ptr()) for p in backbone.parameters())
+        """Changes whenever a parameter is replaced or modified.
+
+        Identity, version and storage catch replacement and in-place updates;
+        writes through ``.data`` (mmengine's EMAHook swaps weights so) bump
+        no version, so a sum over ~64 evenly spaced values of each weight is
+        part of the key too (microseconds per call).
+        """
+        key = []
+        with torch.no_grad():
+            for p in backbone.parameters():
+                flat = p.detach().reshape(-1)
+                sample = flat[::max(1, flat.numel() // 64)]
+                key.append((id(p), p._version, p.data_ptr(), float(sample.sum())))
+        return tuple(key)
 
     def __call__(self, x: Tensor) -> Tuple[Tensor, ...]:
         x = self.layers[0](x.contiguous().to_mkldnn())

@@ -47,7 +47,8 @@ def test_plan_follows_weight_changes_and_copies(monkeypatch):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         before = model(x)[-1]
-        state = {k: v * 1.5 for k, v in model.state_dict().items()}
+        state = {k: v if k == 'deep_training_lambda' else v * 1.5
+                 for k, v in model.state_dict().items()}
         model.load_state_dict(state)
         after = model(x)[-1]
         torch.testing.assert_close(after, plain_forward(model, x)[-1], rtol=1e-5, atol=1e-6)
@@ -56,6 +57,12 @@ def test_plan_follows_weight_changes_and_copies(monkeypatch):
         restored = pickle.loads(pickle.dumps(model))
         for other in (copied, restored):
             torch.testing.assert_close(other(x)[-1], after)
+        # EMAHook-style swap: writes through .data bump no version counter.
+        for p in model.parameters():
+            p.data.copy_(p.data * 0.5)
+        swapped = model(x)[-1]
+        torch.testing.assert_close(swapped, plain_forward(model, x)[-1], rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(swapped, after)
     monkeypatch.setenv('MMVANILLA_ONEDNN', '0')
     plain = VanillaNet(TINY_ARCH, out_indices=[0, 2, 4], deploy=True).eval()
     with torch.no_grad():
