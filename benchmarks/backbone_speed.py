@@ -29,6 +29,7 @@ from mmvanilla.runtime import (
     reexec_with_tuned_runtime,
     runtime_description,
 )
+from mmvanilla.utils.detector import max_rel_err
 
 GEMM_N = 4096
 
@@ -78,11 +79,6 @@ def gflop(model: nn.Module, x: torch.Tensor) -> float:
     with torch.enable_grad(), FlopCounterMode(display=False) as counter:
         model(x)
     return counter.get_total_flops() / 1e9
-
-
-def max_rel_err(got, expected) -> float:
-    return max(((g - e).abs().max() / e.abs().max()).item()
-               for g, e in zip(got, expected))
 
 
 def build(arch: str):

@@ -39,10 +39,26 @@ def runtime_description() -> Dict[str, object]:
         allocator = 'glibc malloc defaults'
     if preload:
         allocator += f'; LD_PRELOAD={preload}'
-    return dict(allocator=allocator, torch=torch.__version__,
+    return dict(allocator=allocator, cpu=_cpu_model(), torch=torch.__version__,
                 threads=torch.get_num_threads(),
                 mkldnn=torch.backends.mkldnn.is_available(),
                 python=sys.version.split()[0])
+
+
+def _cpu_model() -> str:
+    """e.g. 'Intel(R) Xeon(R) Processor, 2 cores, avx512f'."""
+    name, flags = 'unknown', set()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name') and name == 'unknown':
+                    name = line.split(':', 1)[1].strip()
+                elif line.startswith('flags') and not flags:
+                    flags = set(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    isa = next((f for f in ('avx512f', 'avx2', 'avx') if f in flags), 'no avx')
+    return f'{name}, {os.cpu_count()} cores, {isa}'
 
 
 def default_runtime_env() -> Dict[str, str]:
@@ -55,14 +71,18 @@ def default_runtime_env() -> Dict[str, str]:
 def reexec_with_tuned_runtime(argv: Optional[List[str]] = None) -> None:
     """Re-execute this Python program once with :data:`TUNED_ENV` set.
 
-    Does nothing if tuning is off, if the settings are already in place, or on
-    systems other than Linux (the variables are glibc's).
+    Does nothing if tuning is off, if the settings are already in place, on
+    systems other than Linux (the variables are glibc's) or on machines with an
+    NVIDIA GPU. Interpreter options (``-u``, ``-W``, ``-X``) are kept.
     """
     if not tuning_enabled() or not sys.platform.startswith('linux'):
+        return
+    if os.path.exists('/dev/nvidiactl'):  # a GPU machine: host memory is not the bottleneck
         return
     if all(os.environ.get(k) == v for k, v in TUNED_ENV.items()):
         return
     env = dict(os.environ, **TUNED_ENV)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable] + (argv or sys.argv), env)
+    args = argv if argv is not None else sys.orig_argv[1:]
+    os.execve(sys.executable, [sys.executable] + list(args), env)

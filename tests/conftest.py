@@ -69,3 +69,22 @@ def trained_retinanet(shapes_root, tmp_path_factory):
                     '--work-dir', work_dir, '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work_dir, work_dir / 'epoch_2.pth', options
+
+
+@pytest.fixture(scope='session')
+def spread_scores_checkpoint(trained_retinanet):
+    """The trained checkpoint with its classification layer re-drawn at random.
+
+    Four iterations leave every score at the focal-loss prior 0.01, tied to
+    ~1e-6, so which boxes fill the 100 slots is arbitrary. Random class weights
+    spread the scores, so fused and unfused predictions compare box by box.
+    """
+    from mmvanilla.utils import safe_load
+    work_dir, checkpoint, _ = trained_retinanet
+    ckpt = safe_load(str(checkpoint))
+    gen = torch.Generator().manual_seed(0)
+    for name in ('bbox_head.retina_cls.weight', 'bbox_head.retina_cls.bias'):
+        ckpt['state_dict'][name] = torch.randn(ckpt['state_dict'][name].shape, generator=gen)
+    path = work_dir / 'spread_scores.pth'
+    torch.save(ckpt, path)
+    return path

@@ -18,7 +18,7 @@ import resource
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -52,7 +52,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def load_images(cfg: Config, count: int) -> (List[dict], str):
+def load_images(cfg: Config, count: int) -> Tuple[List[dict], str]:
     """``count`` pipeline outputs from the test set, or generated images."""
     dataset_cfg = cfg.test_dataloader.dataset
     ann = osp.join(dataset_cfg.get('data_root', ''), dataset_cfg.get('ann_file', ''))
@@ -143,6 +143,8 @@ def main() -> None:
     reexec_with_tuned_runtime()
     if args.iters < 1 or args.warmup < 0:
         raise ConfigError('--iters must be >= 1 and --warmup >= 0')
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        raise ConfigError('--device cuda: no CUDA device here; use --device cpu')
     model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
     model = model.to(args.device)
     sync = args.device.startswith('cuda')

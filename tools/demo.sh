@@ -16,8 +16,8 @@ work_dir=${WORK_DIR:-work_dirs/demo}
   --work-dir "$work_dir/deploy_test"
 "$py" - "$work_dir" <<'PY'
 import glob, json, sys
-runs = sorted(glob.glob(f'{sys.argv[1]}/2*/vis_data/scalars.json'))
-rows = [json.loads(l) for l in open(runs[-1 if runs[-1].count('deploy') == 0 else -2])]
+runs = sorted(glob.glob(f'{sys.argv[1]}/2*/vis_data/scalars.json'))  # training runs
+rows = [json.loads(line) for line in open(runs[-1])]
 print('\nCOCO bbox AP on the shapes val set (chance: ~0.0):')
 for r in rows:
     if 'coco/bbox_mAP' in r:

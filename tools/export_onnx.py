@@ -3,12 +3,12 @@
     python tools/export_onnx.py CONFIG OUT.onnx [--checkpoint CKPT] [--backbone-only]
 
 The detector export covers everything up to post-processing (for RetinaNet,
-the per-level class scores and box deltas); NMS stays in Python. Height and
-width are dynamic. The exported model is checked with onnxruntime against
-PyTorch at the export shape and at a second shape: max relative error <= 1e-4.
+the per-level class scores and box deltas); NMS stays in Python. Batch,
+height and width are dynamic. The exported model is checked with onnxruntime
+against PyTorch at the export shape (batch 1) and at a second shape (batch 2):
+max relative error <= 1e-4. Two-stage detectors: use --backbone-only.
 """
 import argparse
-import copy
 import json
 
 import torch
@@ -52,22 +52,27 @@ def main() -> None:
     except ImportError:
         raise ConfigError('onnxruntime is not installed: pip install -e ".[onnx]"') from None
     model, _, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
-    model = copy.deepcopy(model)
+    if not args.backbone_only and hasattr(model, 'roi_head'):
+        raise ConfigError(
+            'two-stage detectors run NMS and RoIAlign (mmcv ops) inside their '
+            'network, which ONNX export does not cover here: use --backbone-only')
+    if not args.checkpoint:
+        print('note: no --checkpoint: exporting initialized (untrained) weights')
     switch_to_deploy(model)
     net = model.backbone if args.backbone_only else _Network(model)
     net.eval()
     x = torch.randn(1, 3, *args.shape)
     torch.onnx.export(net, (x,), args.out, dynamo=False, opset_version=args.opset,
                       input_names=['input'],
-                      dynamic_axes={'input': {2: 'height', 3: 'width'}})
+                      dynamic_axes={'input': {0: 'batch', 2: 'height', 3: 'width'}})
     session = ort.InferenceSession(args.out, providers=['CPUExecutionProvider'])
     errors = {}
-    for shape in (args.shape, args.check_shape):
-        sample = torch.randn(1, 3, *shape)
+    for batch, shape in ((1, args.shape), (2, args.check_shape)):
+        sample = torch.randn(batch, 3, *shape)
         with torch.no_grad():
             expected = list(net(sample))
         got = session.run(None, {'input': sample.numpy()})
-        errors['x'.join(map(str, shape))] = max_rel_err(
+        errors[f'{batch}x3x' + 'x'.join(map(str, shape))] = max_rel_err(
             [torch.from_numpy(g) for g in got], expected)
     worst = max(errors.values())
     report = dict(onnx=args.out, backbone_only=args.backbone_only, opset=args.opset,

@@ -21,13 +21,12 @@ import os
 
 import torch
 from mmengine.config import DictAction
-from mmengine.registry import init_default_scope
 from torch.utils.flop_counter import FlopCounterMode
 
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.cli import load_config, run_cli
-from mmvanilla.utils.config_checks import check_backbone_and_neck
+from mmvanilla.utils.cli import run_cli
+from mmvanilla.utils.detector import build_detector, raw_outputs
 
 
 def gmacs(fn) -> float:
@@ -55,13 +54,8 @@ def activation_gmac(backbone, x) -> float:
 
 
 def count(model, shape) -> dict:
-    from mmdet.structures import DetDataSample
-    h, w = shape
-    x = torch.randn(1, 3, h, w)
-    sample = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
-                                         pad_shape=(h, w), scale_factor=(1.0, 1.0),
-                                         batch_input_shape=(h, w)))
-    return dict(detector_gmac=gmacs(lambda: model._forward(x, [sample])),
+    x = torch.randn(1, 3, *shape)
+    return dict(detector_gmac=gmacs(lambda: raw_outputs(model, x)),
                 backbone_gmac=gmacs(lambda: model.backbone(x)),
                 activation_dw_gmac=activation_gmac(model.backbone, x),
                 detector_params_m=params_m(model), backbone_params_m=params_m(model.backbone))
@@ -76,14 +70,7 @@ def main() -> None:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     os.environ['MMVANILLA_ONEDNN'] = '0'  # count on the nn.Conv2d path
-    cfg = load_config(args.config, args.cfg_options)
-    check_backbone_and_neck(cfg.model)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    from mmdet.registry import MODELS
-    cfg.model.backbone.pop('init_cfg', None)
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model).eval()
-    model.init_weights()
+    model, _, _ = build_detector(args.config, cfg_options=args.cfg_options)
     unfused = count(model, args.shape)
     fused_model = copy.deepcopy(model)
     switch_to_deploy(fused_model)

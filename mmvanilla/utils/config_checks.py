@@ -24,7 +24,9 @@ def check_backbone_and_neck(model_cfg: dict) -> None:
     if backbone.get('type') not in ('VanillaNet', 'mmdet.VanillaNet'):
         return
     settings = resolve_arch(backbone.get('arch', 'vanillanet_11'))
-    indices = backbone.get('out_indices') or default_out_indices(settings['strides'])
+    indices = backbone.get('out_indices')
+    indices = default_out_indices(settings['strides']) if indices is None else (
+        list(indices) if isinstance(indices, (list, tuple)) else [indices])
     n = len(settings['strides'])
     if any(not isinstance(i, int) or not 0 <= i < n for i in indices):
         raise ConfigError(

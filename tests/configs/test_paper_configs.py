@@ -32,7 +32,12 @@ def test_configs_follow_the_paper_recipe(name, out_indices, channels):
         type='AdamW', lr=1.4e-4, betas=(0.9, 0.999), weight_decay=0.05)
     assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.8
     assert cfg.auto_scale_lr.base_batch_size == 32 and cfg.train_dataloader.batch_size == 4
+    assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0.0
+    assert cfg.optim_wrapper.paramwise_cfg.bias_decay_mult == 0.0
     assert cfg.train_cfg.max_epochs == 12
+    warmup, steps = cfg.param_scheduler
+    assert warmup.type == 'LinearLR' and warmup.end == 500 and not warmup.by_epoch
+    assert steps.type == 'MultiStepLR' and steps.milestones == [8, 11]
     resize = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'Resize']
     assert resize[0].scale == (1280, 800) and resize[0].keep_ratio
     metrics = cfg.val_evaluator.metric

