@@ -95,6 +95,7 @@ def test_default_out_indices_take_the_last_block_of_each_stride():
     (dict(arch=TINY_ARCH, out_indices=[2, 1]), 'strictly increasing'),
     (dict(arch=TINY_ARCH, frozen_stages=6), 'frozen_stages'),
     (dict(arch=TINY_ARCH, act_learn=2.0), 'act_learn'),
+    (dict(arch=TINY_ARCH, norm_cfg=dict(type='GN', num_groups=4)), 'BatchNorm norm_cfg'),
 ])
 def test_bad_arguments_raise_one_clear_message(kwargs, match):
     with pytest.raises(ConfigError, match=match):
