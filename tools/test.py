@@ -1,15 +1,14 @@
 """Test a detector (mmdet's tools/test.py interface, plus --deploy)."""
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.runtime import reexec_with_tuned_runtime
-from mmvanilla.utils.cli import load_config, run_cli
+from mmvanilla.utils.cli import add_runner_args, load_runner_config, run_cli
 from mmvanilla.utils.config_checks import check_config
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
@@ -19,7 +18,6 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
     parser.add_argument('--out', type=str,
                         help='dump the predictions to a pickle file for offline '
                         'evaluation')
@@ -28,25 +26,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--deploy', action='store_true',
                         help='reparameterize the backbone to its fused form after '
                         'loading the checkpoint, before testing')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parser.parse_args()
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
     if not osp.isfile(args.checkpoint):
         raise CheckpointError(f'checkpoint {args.checkpoint!r} not found')
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
     if args.show_dir:
         cfg.default_hooks.visualization.update(

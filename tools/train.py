@@ -1,10 +1,9 @@
 """Train a detector (mmdet's tools/train.py interface, with mmvanilla's checks)."""
 import argparse
 import logging
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -12,7 +11,7 @@ from mmengine.runner import Runner
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.runtime import reexec_with_tuned_runtime
 from mmvanilla.utils.checkpoint_files import latest_complete_checkpoint
-from mmvanilla.utils.cli import load_config, run_cli
+from mmvanilla.utils.cli import add_runner_args, load_runner_config, run_cli
 from mmvanilla.utils.config_checks import check_config
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
@@ -21,7 +20,6 @@ from mmvanilla.utils.errors import CheckpointError, ConfigError
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true',
                         help='enable automatic-mixed-precision training')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -30,23 +28,12 @@ def parse_args() -> argparse.Namespace:
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or without a path from the latest '
         'checkpoint in the work dir')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parser.parse_args()
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_runner_config(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'

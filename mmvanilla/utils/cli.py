@@ -1,10 +1,12 @@
 """Shared command-line plumbing: read configs, print user errors in one line."""
+import argparse
+import os
 import os.path as osp
 import re
 import sys
 from typing import Callable, Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from mmvanilla.utils.errors import ConfigError, DatasetError, MMVanillaError
 
@@ -17,6 +19,29 @@ _UNREADABLE_IMAGE = re.compile(r'failed to load image: (\S+)')
 def user_message(error: BaseException) -> str:
     """The error's message without mmengine's registry prefixes."""
     return _REGISTRY_PREFIX.sub('', str(error))
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """mmdet's --work-dir, --cfg-options, --launcher and --local_rank."""
+    parser.add_argument('--work-dir', help='the dir to save logs, models and metrics')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_runner_config(args: argparse.Namespace) -> Config:
+    """The config of ``args.config`` with --cfg-options, launcher and work dir
+    (default ``work_dirs/<config name>``) applied."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
