@@ -14,6 +14,7 @@ import os.path as osp
 
 import torch
 from mmengine.config import DictAction
+from mmengine.runner.checkpoint import save_checkpoint
 
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
@@ -56,9 +57,8 @@ def main() -> None:
                         f'{osp.splitext(osp.basename(args.config))[0]}_deploy.py')
     meta = dict(meta, reparameterized=True, source_checkpoint=args.checkpoint,
                 fused_max_rel_err=err)
-    tmp = ckpt_path + '.tmp'
-    torch.save(dict(meta=meta, state_dict=fused.state_dict()), tmp)
-    os.replace(tmp, ckpt_path)  # never leave a half-written checkpoint
+    # mmengine's file backend, made atomic by mmvanilla: never half-written.
+    save_checkpoint(dict(meta=meta, state_dict=fused.state_dict()), ckpt_path)
     cfg.model.backbone.deploy = True
     cfg.model.backbone.init_cfg = None
     cfg.load_from = None

@@ -19,19 +19,19 @@ COCO_LAYOUT = ('data/coco/annotations/instances_{train,val}2017.json, '
 
 def check_backbone_and_neck(model_cfg: dict) -> None:
     """The neck's ``in_channels`` must equal the VanillaNet outputs' channels."""
-    from mmvanilla.models.backbones.vanillanet import default_out_indices, resolve_arch
+    from mmvanilla.models.backbones.vanillanet import (
+        check_out_indices,
+        default_out_indices,
+        resolve_arch,
+    )
     backbone, neck = model_cfg.get('backbone', {}), model_cfg.get('neck')
     if backbone.get('type') not in ('VanillaNet', 'mmdet.VanillaNet'):
         return
     settings = resolve_arch(backbone.get('arch', 'vanillanet_11'))
     indices = backbone.get('out_indices')
-    indices = default_out_indices(settings['strides']) if indices is None else (
-        list(indices) if isinstance(indices, (list, tuple)) else [indices])
-    n = len(settings['strides'])
-    if any(not isinstance(i, int) or not 0 <= i < n for i in indices):
-        raise ConfigError(
-            f'model.backbone.out_indices {list(indices)} out of range: this arch '
-            f'has {n} blocks, indices 0..{n - 1}')
+    indices = check_out_indices(
+        default_out_indices(settings['strides']) if indices is None else indices,
+        len(settings['strides']))
     channels = [settings['dims'][i + 1] for i in indices]
     if isinstance(neck, dict) and 'in_channels' in neck:
         if list(neck['in_channels']) != channels:

@@ -13,12 +13,11 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmvanilla.models.backbones.onednn_plan import OneDNNPlan, onednn_enabled
 from mmvanilla.models.backbones.pretrained import load_pretrained
 from mmvanilla.models.layers import SeriesActivation, VanillaBlock
-from mmvanilla.models.layers.fusion import merge_conv_1x1
 from mmvanilla.models.layers.vanilla_block import (
     check_fusable,
     conv_bn,
     deep_training_nonlinearity,
-    fused_conv_bn,
+    merged_conv,
 )
 from mmvanilla.utils.errors import ConfigError
 
@@ -78,6 +77,27 @@ def default_out_indices(strides: Sequence[int]) -> List[int]:
     """The last block of each output stride."""
     return [i for i in range(len(strides))
             if i == len(strides) - 1 or strides[i + 1] != 1]
+
+
+def check_out_indices(out_indices: Sequence[int], num_blocks: int) -> Tuple[int, ...]:
+    """Block indices as a strictly increasing tuple in ``[0, num_blocks)``."""
+    indices = tuple(out_indices) if isinstance(out_indices, (list, tuple)) \
+        else (out_indices,)
+    if not indices or not all(isinstance(i, int) for i in indices):
+        raise ConfigError(
+            f'out_indices must be a non-empty list of block indices, got '
+            f'{out_indices!r}')
+    bad = [i for i in indices if not 0 <= i < num_blocks]
+    if bad:
+        raise ConfigError(
+            f'out_indices {list(indices)} has {bad} out of range: this arch has '
+            f'{num_blocks} blocks, indices 0..{num_blocks - 1} (official convention: '
+            f'they index the block list, e.g. VN-11 RetinaNet uses [1, 6, 8])')
+    if list(indices) != sorted(set(indices)):
+        raise ConfigError(
+            f'out_indices must be strictly increasing, got {list(indices)}; '
+            f'use {sorted(set(indices))}')
+    return indices
 
 
 @MMDET_MODELS.register_module()
@@ -140,8 +160,9 @@ class VanillaNet(BaseModule):
         if not isinstance(act_num, int) or act_num < 0:
             raise ConfigError(f'act_num must be an int >= 0, got {act_num!r}')
         self.act_num = act_num
-        self.out_indices = self._check_out_indices(
-            default_out_indices(strides) if out_indices is None else out_indices)
+        self.out_indices = check_out_indices(
+            default_out_indices(strides) if out_indices is None else out_indices,
+            self.num_blocks)
         if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= self.num_blocks:
             raise ConfigError(
                 f'frozen_stages={frozen_stages!r} is out of range: use -1 (none), '
@@ -183,26 +204,6 @@ class VanillaNet(BaseModule):
         self.register_buffer('deep_training_lambda', torch.tensor(1.0))
         self.act_learn = act_learn
         self._freeze_stages()
-
-    def _check_out_indices(self, out_indices: Sequence[int]) -> Tuple[int, ...]:
-        indices = tuple(out_indices) if isinstance(out_indices, (list, tuple)) \
-            else (out_indices,)
-        n = self.num_blocks
-        if not indices or not all(isinstance(i, int) for i in indices):
-            raise ConfigError(
-                f'out_indices must be a non-empty list of block indices, got '
-                f'{out_indices!r}')
-        bad = [i for i in indices if not 0 <= i < n]
-        if bad:
-            raise ConfigError(
-                f'out_indices {list(indices)} has {bad} out of range: this arch '
-                f'has {n} blocks, indices 0..{n - 1} (official convention: they '
-                f'index the block list, e.g. VN-11 RetinaNet uses [1, 6, 8])')
-        if list(indices) != sorted(set(indices)):
-            raise ConfigError(
-                f'out_indices must be strictly increasing, got {list(indices)}; '
-                f'use {sorted(set(indices))}')
-        return indices
 
     @property
     def act_learn(self) -> float:
@@ -271,15 +272,9 @@ class VanillaNet(BaseModule):
         if self.deploy:
             return
         check_fusable(self.act_learn)
-        weight, bias = merge_conv_1x1(fused_conv_bn(self.stem1),
-                                      fused_conv_bn(self.stem2[:2]))
-        conv = self.stem1[0]
-        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
-                          conv.stride, conv.padding)
-        fused.weight.data, fused.bias.data = weight, bias
         activation = self.stem2[2]
         activation.switch_to_deploy()
-        self.stem = nn.Sequential(fused, activation)
+        self.stem = nn.Sequential(merged_conv(self.stem1, self.stem2[:2]), activation)
         del self.stem1, self.stem2
         for block in self.stages:
             block.switch_to_deploy()

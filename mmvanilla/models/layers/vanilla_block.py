@@ -1,6 +1,4 @@
 """The block of VanillaNet, in train and deploy forms, and its shared pieces."""
-from typing import Tuple
-
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
@@ -18,10 +16,16 @@ def conv_bn(in_channels: int, out_channels: int, kernel_size: int,
         build_norm_layer(norm_cfg, out_channels)[1])
 
 
-def fused_conv_bn(branch: nn.Sequential) -> Tuple[Tensor, Tensor]:
-    """(weight, bias) of a :func:`conv_bn` branch with its BN folded in."""
-    conv, bn = branch
-    return fuse_conv_bn(conv.weight.data, conv.bias.data, bn)
+def merged_conv(first: nn.Sequential, second: nn.Sequential) -> nn.Conv2d:
+    """One conv equal to ``second(first(x))`` for two :func:`conv_bn` branches
+    (the second 1x1): BNs folded, convs merged, geometry of the first conv."""
+    weight, bias = merge_conv_1x1(
+        *(fuse_conv_bn(conv.weight.data, conv.bias.data, bn) for conv, bn in (first, second)))
+    conv = first[0]
+    fused = nn.Conv2d(conv.in_channels, weight.shape[0], conv.kernel_size,
+                      conv.stride, conv.padding)
+    fused.weight.data, fused.bias.data = weight, bias
+    return fused
 
 
 def deep_training_nonlinearity(x: Tensor, act_learn: float) -> Tensor:
@@ -78,10 +82,7 @@ class VanillaBlock(nn.Module):
         if self.deploy:
             return
         check_fusable(self.act_learn)
-        weight, bias = merge_conv_1x1(fused_conv_bn(self.conv1),
-                                      fused_conv_bn(self.conv2))
-        self.conv = nn.Conv2d(weight.shape[1], weight.shape[0], 1)
-        self.conv.weight.data, self.conv.bias.data = weight, bias
+        self.conv = merged_conv(self.conv1, self.conv2)
         self.act.switch_to_deploy()
         del self.conv1, self.conv2
         self.deploy = True
