@@ -3,12 +3,12 @@ import json
 
 from mmvanilla.utils import safe_load
 from tests.conftest import REPO, run_tool
-from tests.tools.test_train_and_test import assert_same_predictions, predict
+from tests.predictions import assert_same_detections, predict
 
 CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
 
 
-def test_reparameterized_checkpoint_gives_the_same_predictions(
+def test_reparameterized_checkpoint_gives_the_same_detections(
         trained_retinanet, spread_scores_checkpoint, tmp_path):
     _, _, options = trained_retinanet
     checkpoint = spread_scores_checkpoint
@@ -22,9 +22,9 @@ def test_reparameterized_checkpoint_gives_the_same_predictions(
     original = safe_load(str(checkpoint))
     assert saved['meta']['reparameterized'] and saved['meta']['epoch'] == original['meta']['epoch']
     assert not any('stem1' in k or 'conv1' in k for k in saved['state_dict'])
-    plain = predict(CONFIG, checkpoint, options, tmp_path)[:2]
-    fused = predict(deploy_cfg, fused_ckpt, [], tmp_path)[:2]
-    assert_same_predictions(plain, fused)
+    plain, _ = predict(CONFIG, checkpoint, options, tmp_path)
+    fused, _ = predict(deploy_cfg, fused_ckpt, [], tmp_path)
+    assert_same_detections(plain, fused)
 
 
 def test_benchmark_compares_fused_and_unfused(trained_retinanet, tmp_path):
@@ -76,9 +76,12 @@ def test_backbone_speed_benchmark_writes_every_field(tmp_path):
                     '--size', 64, 64, '--repeats', 1, '--out', out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(out.read_text())
-    for key in ('gemm_gflops', 'fused_s', 'unfused_s', 'fused_gflop', 'unfused_gflop',
-                'max_rel_err', 'plain_s', 'runtime'):
+    for key in ('gemm_gflops_mkl', 'gemm_gflops_onednn', 'fused_s', 'unfused_s',
+                'fused_gflop', 'unfused_gflop', 'max_rel_err', 'plain_s', 'runtime'):
         assert key in r
+    # The efficiency is measured against the faster of the two fp32 references.
+    assert r['peak_gflops'] == max(r['gemm_gflops_mkl'], r['gemm_gflops_onednn']) > 0
+    assert r['fused_efficiency'] == r['fused_gflop'] / r['fused_s'] / r['peak_gflops']
     assert r['max_rel_err'] <= 1e-5 and r['fused_gflop'] < r['unfused_gflop']
     assert 'MALLOC_MMAP_MAX_=0' in r['runtime']['allocator']
     assert 'defaults' in r['plain_runtime']['allocator']

@@ -25,7 +25,8 @@ def onednn_enabled(x: Tensor) -> bool:
             and not torch.compiler.is_compiling())
 
 
-def _pack(weight: Tensor, padding, stride, groups: int) -> Tensor:
+def pack_conv_weight(weight: Tensor, padding, stride, groups: int) -> Tensor:
+    """``weight`` reordered once into oneDNN's layout for these conv settings."""
     return torch._C._nn.mkldnn_reorder_conv2d_weight(
         weight.detach().to_mkldnn(), list(padding), list(stride), [1, 1], groups)
 
@@ -35,12 +36,12 @@ class _Layer:
 
     def __init__(self, conv: nn.Conv2d, pool: nn.Module, act: nn.Module):
         self.padding, self.stride = list(conv.padding), list(conv.stride)
-        self.weight = _pack(conv.weight, conv.padding, conv.stride, 1)
+        self.weight = pack_conv_weight(conv.weight, conv.padding, conv.stride, 1)
         self.bias = conv.bias.detach().clone()
         self.pool = pool if isinstance(pool, nn.MaxPool2d) else None
         k = act.act_num
         self.act_padding, self.channels = [k, k], act.channels
-        self.act_weight = _pack(act.weight, (k, k), (1, 1), act.channels)
+        self.act_weight = pack_conv_weight(act.weight, (k, k), (1, 1), act.channels)
         self.act_bias = act.bias.detach().clone()
 
     def __call__(self, x: Tensor) -> Tensor:
