@@ -1,11 +1,9 @@
 """The main job from the command line: the real configs, tiny arch, shapes data."""
-import pickle
 import socket
-
-import torch
 
 from tests.conftest import REPO, coco_metrics, run_tool
 from tests.detection_options import tiny_detector_options
+from tests.predictions import assert_same_detections, predict
 
 CONFIGS = REPO / 'configs'
 
@@ -25,46 +23,16 @@ def test_mask_rcnn_trains_and_evaluates_bbox_and_segm(shapes_root, tmp_path):
     assert (tmp_path / 'epoch_1.pth').is_file()
 
 
-def predict(config, checkpoint, options, tmp_path, *extra):
-    """tools/test.py with every box kept; returns (predictions, COCO metrics)."""
-    out = tmp_path / f'pred_{len(list(tmp_path.glob("pred_*")))}.pkl'
-    proc = run_tool('test.py', config, checkpoint, '--work-dir', tmp_path, '--out', out,
-                    *extra, '--cfg-options', *options, 'model.test_cfg.score_thr=0.0')
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    with open(out, 'rb') as f:
-        return pickle.load(f), coco_metrics(proc.stdout + proc.stderr), proc
-
-
-def assert_same_predictions(first, second):
-    """COCO metrics equal to their printed precision (0.001), and per image the
-    same number of detections and the same top score (within 1e-4).
-
-    Not box by box: NMS is discontinuous, and where the scores of overlapping
-    boxes tie to 1e-6 (a barely trained model) either may survive; the top box
-    always does. tools/reparameterize.py compares the pre-NMS outputs exactly.
-    """
-    (plain, plain_metrics), (fused, fused_metrics) = first, second
-    assert plain_metrics and plain_metrics.keys() == fused_metrics.keys()
-    for name, value in plain_metrics.items():
-        assert abs(value - fused_metrics[name]) <= 0.001 + 1e-9, name
-    assert len(plain) == len(fused) > 0
-    for a, b in zip(plain, fused):
-        sa, sb = a['pred_instances']['scores'], b['pred_instances']['scores']
-        assert len(sa) == len(sb) > 0
-        assert sa.max() > 0.1  # not every score at the 0.01 prior
-        torch.testing.assert_close(sa.max(), sb.max(), rtol=1e-4, atol=1e-4)
-
-
-def test_retinanet_test_with_deploy_gives_the_same_predictions(
+def test_retinanet_test_with_deploy_gives_the_same_detections(
         trained_retinanet, spread_scores_checkpoint, tmp_path):
     _, _, options = trained_retinanet
     checkpoint = spread_scores_checkpoint
     config = CONFIGS / 'retinanet_vanillanet11.py'
-    *plain, log = predict(config, checkpoint, options, tmp_path)
+    plain, log = predict(config, checkpoint, options, tmp_path)
     assert 'reparameterized the model' not in log.stdout + log.stderr
-    *fused, log = predict(config, checkpoint, options, tmp_path, '--deploy')
+    fused, log = predict(config, checkpoint, options, tmp_path, '--deploy')
     assert 'reparameterized the model' in log.stdout + log.stderr
-    assert_same_predictions(plain, fused)
+    assert_same_detections(plain, fused)
 
 
 def test_resume_continues_from_the_last_checkpoint(shapes_root, tmp_path):
