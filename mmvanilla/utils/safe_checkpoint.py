@@ -6,6 +6,7 @@ Pretrained) and downloads (``http(s)://``, ``torchvision://``,
 ``open-mmlab://``, ``mmcls://``, which mmengine otherwise unpickles with
 ``torch.hub`` and ``weights_only=False``).
 """
+import argparse
 import collections
 import os
 import os.path as osp
@@ -23,8 +24,12 @@ from mmvanilla.utils.errors import CheckpointError
 
 
 def _numpy_globals() -> List[Any]:
-    # numpy arrays and scalars inside mmengine's message hub and meta; numpy 2
-    # pickles them under numpy._core, numpy 1 under numpy.core.
+    """numpy arrays, scalars and dtypes (mmengine's message hub, meta).
+
+    numpy 2 pickles them under ``numpy._core``, numpy 1 under ``numpy.core``:
+    both spellings name the same two functions, so both are allowed, whichever
+    numpy is installed (older checkpoints and model-zoo files are numpy 1).
+    """
     try:
         from numpy._core import multiarray
     except ImportError:  # numpy < 2
@@ -32,8 +37,10 @@ def _numpy_globals() -> List[Any]:
     dtypes = [type(np.dtype(t)) for t in
               ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
                'uint32', 'uint64', 'float16', 'float32', 'float64')]
-    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
-            *dtypes]
+    spelled = [(fn, f'{module}.multiarray.{fn.__name__}')
+               for fn in (multiarray._reconstruct, multiarray.scalar)
+               for module in ('numpy.core', 'numpy._core')]
+    return [*spelled, np.ndarray, np.dtype, *dtypes]
 
 
 #: Classes whose attributes a checkpoint may look up by name: pickle stores
@@ -51,11 +58,19 @@ def _restricted_getattr(obj: Any, name: str) -> Any:
 
 
 #: Everything besides tensors and plain containers that mmengine checkpoints
-#: hold (message hub history, numpy values in meta). Nothing here runs code
-#: that a file can choose.
+#: hold (message hub history, numpy values in meta), and the
+#: ``argparse.Namespace`` of options that the official VanillaNet training
+#: script saves as ``args``. Nothing here runs code that a file can choose:
+#: a Namespace is rebuilt by setting attributes, and whatever they hold must
+#: itself be on this list.
 SAFE_GLOBALS: List[Any] = [
-    HistoryBuffer, collections.OrderedDict, collections.defaultdict,
+    HistoryBuffer, collections.OrderedDict, collections.defaultdict, argparse.Namespace,
     (_restricted_getattr, 'builtins.getattr'), *_numpy_globals()]
+
+
+def _allowed_names() -> set:
+    return {g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
+            for g in SAFE_GLOBALS}
 
 
 def safe_load(filename: str, map_location: Any = 'cpu') -> Any:
@@ -95,11 +110,13 @@ def _first_sentence(error: Exception) -> str:
 
 
 def _unsafe_names(filename: str) -> str:
+    """The refused globals of a checkpoint (not the allowed ones beside them)."""
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
     except Exception:  # the file may not be a zip checkpoint at all
         return 'unreadable pickle'
-    return 'globals: ' + ', '.join(names) if names else 'unsupported pickle opcode'
+    refused = [n for n in names if n not in _allowed_names()]
+    return 'refused: ' + ', '.join(refused) if refused else 'unsupported pickle opcode'
 
 
 def _load_from_local(filename: str, map_location: Any) -> Any:

@@ -120,3 +120,56 @@ def test_not_a_vanillanet_checkpoint(tmp_path):
     torch.save({'state_dict': {'conv.weight': torch.randn(2)}}, tmp_path / 'x.pth')
     with pytest.raises(CheckpointError, match='no VanillaNet weights'):
         VanillaNet(TINY_ARCH, init_cfg=pretrained(tmp_path / 'x.pth')).init_weights()
+
+
+def official_training_checkpoint(sd: dict, args) -> dict:
+    """What the official ``utils.save_model`` writes: weights, EMA weights,
+    optimizer and AMP scaler state, epoch and the command line's Namespace."""
+    params = [torch.nn.Parameter(v.clone()) for v in sd.values() if v.is_floating_point()]
+    optimizer = torch.optim.AdamW(params, lr=4e-3)
+    params[0].grad = torch.ones_like(params[0])
+    optimizer.step()  # real per-parameter state (exp_avg, step)
+    return dict(model=sd, model_ema={k: v.clone() for k, v in sd.items()},
+                optimizer=optimizer.state_dict(), epoch=299,
+                scaler=dict(scale=65536.0, growth_factor=2.0, backoff_factor=0.5,
+                            growth_interval=2000, _growth_tracker=0),
+                args=args)
+
+
+def test_official_training_script_checkpoint_with_args_loads(tmp_path):
+    import argparse
+    sd = official_state_dict(False, act_num=4)
+    args = argparse.Namespace(model='vanillanet_13', batch_size=128, lr=4.8e-3,
+                              decay_epochs=100, input_size=224, drop_path=0.0,
+                              model_ema=True, output_dir='/cache/output', resume='',
+                              auto_resume=True, switch_to_deploy=None,
+                              mixup=0.1, cutmix=1.0, cutmix_minmax=None,
+                              lr_schedule=[0.1, 0.2], layer_decay=dict(rate=0.8))
+    torch.save(official_training_checkpoint(sd, args), tmp_path / 'vanillanet_13.pth')
+    model = VanillaNet(TINY_ARCH, act_num=4, init_cfg=pretrained(tmp_path / 'vanillanet_13.pth'))
+    model.init_weights()
+    state = model.state_dict()
+    state.pop('deep_training_lambda')
+    assert set(state) == {k for k in sd if not k.startswith('cls')}
+    assert all(torch.equal(v, sd[k]) for k, v in state.items())
+
+
+class RunsCode:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+        return (os.system, (f'touch {self.marker}',))
+
+
+def test_official_checkpoint_with_code_in_args_is_refused(tmp_path):
+    import argparse
+    marker = tmp_path / 'pwned'
+    args = argparse.Namespace(model='vanillanet_13', hook=RunsCode(marker))
+    torch.save(official_training_checkpoint(official_state_dict(False), args),
+               tmp_path / 'evil.pth')
+    model = VanillaNet(TINY_ARCH, init_cfg=pretrained(tmp_path / 'evil.pth'))
+    with pytest.raises(CheckpointError, match=r'refused: posix\.system\)'):
+        model.init_weights()
+    assert not marker.exists()
