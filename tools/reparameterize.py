@@ -3,7 +3,8 @@
     python tools/reparameterize.py CONFIG CHECKPOINT OUT_DIR
 
 Builds the detector on CPU, loads CHECKPOINT safely, fuses the backbone, checks
-on a sample input that the detector's outputs match the unfused model, and
+on a sample input that the detector's outputs before NMS (FPN maps, dense head)
+match the unfused model, and
 writes OUT_DIR/<checkpoint>_deploy.pth (meta kept) and OUT_DIR/<config>_deploy.py
 (backbone deploy=True), which tools/test.py and tools/benchmark.py load as is.
 """
@@ -19,7 +20,7 @@ from mmengine.runner.checkpoint import save_checkpoint
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.utils.cli import run_cli
-from mmvanilla.utils.detector import build_detector, max_rel_err, raw_outputs
+from mmvanilla.utils.detector import build_detector, max_rel_err, pre_nms_outputs
 from mmvanilla.utils.errors import ConfigError
 
 TOLERANCE = 1e-4
@@ -44,8 +45,8 @@ def main() -> None:
 
     torch.manual_seed(0)
     x = torch.randn(1, 3, *args.shape)
-    err = max_rel_err(raw_outputs(fused, x), raw_outputs(model, x))
-    print(f'fused vs unfused detector outputs: max relative error {err:.2e}')
+    err = max_rel_err(pre_nms_outputs(fused, x), pre_nms_outputs(model, x))
+    print(f'fused vs unfused detector outputs before NMS: max relative error {err:.2e}')
     if not err <= TOLERANCE:
         raise ConfigError(f'fused outputs differ by {err:.2e} > {TOLERANCE:g}; '
                           f'not writing a fused checkpoint')

@@ -35,6 +35,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
         raise CheckpointError(f'checkpoint {args.checkpoint!r} not found')
     cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
+    # mmengine only warns about keys that do not fit: evaluating such a model
+    # would print mAP 0.000 and exit 0. This hook makes it one error.
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='CheckpointFitHook')]
     if args.show_dir:
         cfg.default_hooks.visualization.update(
             draw=True, test_out_dir=args.show_dir)

@@ -55,6 +55,8 @@ def build_cfg(args: argparse.Namespace) -> Config:
         if not osp.isfile(args.resume):
             raise CheckpointError(f'--resume checkpoint {args.resume!r} not found')
         cfg.resume, cfg.load_from = True, args.resume
+    if cfg.get('load_from'):  # --resume or load_from: the file must fit the model
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='CheckpointFitHook')]
     return cfg
 
 

@@ -6,9 +6,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from torch import Tensor, nn
 
+from mmvanilla.utils.checkpoint_fit import check_checkpoint_fits, checkpoint_state_dict
 from mmvanilla.utils.cli import load_config
 from mmvanilla.utils.config_checks import check_backbone_and_neck
-from mmvanilla.utils.errors import ConfigError
 from mmvanilla.utils.safe_checkpoint import safe_load
 
 
@@ -30,15 +30,8 @@ def build_detector(config: str, checkpoint: Optional[str] = None,
     meta = {}
     if checkpoint:
         ckpt = safe_load(checkpoint)
-        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            hint = (' (a fused checkpoint needs the deploy config written by '
-                    'tools/reparameterize.py)' if any('conv1' in k or 'stem1' in k
-                                                        for k in missing) else '')
-            raise ConfigError(
-                f'checkpoint {checkpoint!r} does not fit config {config!r}: missing '
-                f'{missing[:3]}, unexpected {unexpected[:3]}{hint}')
+        check_checkpoint_fits(model, ckpt, f'checkpoint {checkpoint!r}')
+        model.load_state_dict(checkpoint_state_dict(ckpt, checkpoint), strict=False)
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
     return model.eval(), cfg, meta
 
@@ -62,6 +55,17 @@ def raw_outputs(model: nn.Module, x: Tensor) -> List[Tensor]:
         elif hasattr(item, 'bboxes'):  # proposals of two-stage detectors
             flat.append(item.bboxes)
     return flat
+
+
+def pre_nms_outputs(model: nn.Module, x: Tensor) -> List[Tensor]:
+    """FPN maps and the dense head's scores and box deltas: everything before
+    the first NMS, where outputs depend continuously on the weights (a
+    two-stage detector's RoI heads see NMS-selected proposals, which near-tied
+    scores can swap)."""
+    head = model.bbox_head if hasattr(model, 'bbox_head') else model.rpn_head
+    with torch.no_grad():
+        feats = model.extract_feat(x)
+        return list(feats) + [t for level in head(feats) for t in level]
 
 
 def max_rel_err(got: List[Tensor], expected: List[Tensor]) -> float:

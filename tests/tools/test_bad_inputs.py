@@ -6,9 +6,11 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from mmvanilla.utils import safe_load
-from tests.conftest import REPO, run_tool
+from mmvanilla.utils.detector import build_detector
+from tests.conftest import REPO, cli_options, run_tool
 from tests.detection_options import tiny_detector_options
 
 RETINA = REPO / 'configs' / 'retinanet_vanillanet11.py'
@@ -123,6 +125,43 @@ def test_fused_checkpoint_with_the_unfused_config(trained_retinanet, tmp_path):
     _, checkpoint, options = trained_retinanet
     assert run_tool('reparameterize.py', RETINA, checkpoint, tmp_path,
                     '--cfg-options', *options).returncode == 0
-    proc = run_tool('benchmark.py', RETINA, '--checkpoint', tmp_path / 'epoch_2_deploy.pth',
-                    '--iters', 1, '--cfg-options', *options)
-    one_line_error(proc, 'does not fit', 'deploy config written by tools/reparameterize.py')
+    fused = tmp_path / 'epoch_2_deploy.pth'
+    for proc in (run_tool('benchmark.py', RETINA, '--checkpoint', fused, '--iters', 1,
+                          '--cfg-options', *options),
+                 run_tool('test.py', RETINA, fused, '--work-dir', tmp_path / 'test',
+                          '--cfg-options', *options)):
+        one_line_error(proc, 'does not fit the model',
+                       'deploy config that tools/reparameterize.py wrote')
+
+
+@pytest.mark.parametrize('content, fragments', [
+    ('mask_rcnn', ['does not fit the model', 'model keys missing', 'unexpected keys',
+                   'trained for another detector']),
+    ('foo', ['does not fit the model', 'model keys missing', "unexpected keys (e.g. foo)"]),
+    ('tensor', ['holds a Tensor, not a checkpoint']),
+    ('classes', ['of another shape (e.g. bbox_head.retina_cls.weight (18, 32, 3, 3)',
+                 'num_classes']),
+])
+def test_evaluating_a_checkpoint_that_does_not_fit_fails(
+        trained_retinanet, shapes_root, tmp_path, content, fragments):
+    """mmengine would load it non-strictly, evaluate mAP 0.000 and exit 0."""
+    _, checkpoint, options = trained_retinanet
+    path = tmp_path / f'{content}.pth'
+    if content == 'mask_rcnn':
+        model, _, _ = build_detector(str(REPO / 'configs' / 'mask_rcnn_vanillanet11.py'),
+                                     cfg_options=cli_options(
+                                         tiny_detector_options(shapes_root, 'mask_rcnn')))
+        torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    elif content == 'foo':
+        torch.save({'foo': 1}, path)
+    elif content == 'tensor':
+        torch.save(torch.ones(3), path)
+    else:  # trained for 2 classes, evaluated with 3
+        ckpt = safe_load(checkpoint)
+        ckpt['state_dict'] = {k: v[:18] if 'retina_cls' in k else v
+                              for k, v in ckpt['state_dict'].items()}
+        torch.save(ckpt, path)
+    proc = run_tool('test.py', RETINA, path, '--work-dir', tmp_path / 'w',
+                    '--cfg-options', *options)
+    one_line_error(proc, *fragments)
+    assert 'bbox_mAP' not in proc.stdout + proc.stderr

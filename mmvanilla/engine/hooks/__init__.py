@@ -1,4 +1,5 @@
+from .checkpoint_fit_hook import CheckpointFitHook
 from .deep_training_hook import DeepTrainingHook
 from .switch_to_deploy_hook import SwitchToDeployHook, switch_to_deploy
 
-__all__ = ['DeepTrainingHook', 'SwitchToDeployHook', 'switch_to_deploy']
+__all__ = ['CheckpointFitHook', 'DeepTrainingHook', 'SwitchToDeployHook', 'switch_to_deploy']

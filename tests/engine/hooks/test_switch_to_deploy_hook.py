@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.detector import build_detector, max_rel_err
+from mmvanilla.utils.detector import build_detector, max_rel_err, pre_nms_outputs
 from tests.conftest import REPO, cli_options, randomize_norms
 from tests.detection_options import tiny_detector_options
 
@@ -17,15 +17,6 @@ def rounding_tolerance(model: nn.Module) -> float:
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     fan_in = max(m.weight[0].numel() for m in convs)
     return torch.finfo(torch.float32).eps * math.sqrt(fan_in) * len(convs)
-
-
-def pre_nms_outputs(model: nn.Module, x: torch.Tensor):
-    """FPN maps and the dense head's scores and box deltas: everything before
-    the first NMS (Mask R-CNN's RoI heads see NMS-selected proposals)."""
-    head = model.bbox_head if hasattr(model, 'bbox_head') else model.rpn_head
-    with torch.no_grad():
-        feats = model.extract_feat(x)
-        return list(feats) + [t for level in head(feats) for t in level]
 
 
 @pytest.mark.parametrize('kind', ['retinanet', 'mask_rcnn'])
