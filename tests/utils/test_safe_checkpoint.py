@@ -1,6 +1,8 @@
 """Checkpoints are untrusted: weights_only loading with an explicit allow-list."""
 import os
+import zipfile
 
+import numpy as np
 import pytest
 import torch
 
@@ -109,3 +111,24 @@ def test_downloads_go_through_the_safe_loader(tmp_path, monkeypatch):
         with pytest.raises(CheckpointError, match='refused to load'):
             CheckpointLoader.load_checkpoint(url, map_location='cpu')
     assert not marker.exists()
+
+
+def test_numpy1_mmengine_checkpoint_resumes(trained_retinanet, tmp_path):
+    """Checkpoints written under numpy 1.x pickle numpy values as
+    numpy.core.multiarray: the same functions the allow-list has, other name."""
+    from tests.numpy1 import numpy1_pickles
+    _, checkpoint, options = trained_retinanet
+    ckpt = safe_load(checkpoint)
+    ckpt['meta']['seed'] = np.int64(0)
+    with numpy1_pickles():
+        torch.save(ckpt, tmp_path / 'numpy1.pth')
+    with zipfile.ZipFile(tmp_path / 'numpy1.pth') as z:
+        data = next(z.read(n) for n in z.namelist() if n.endswith('data.pkl'))
+    assert b'numpy.core.multiarray\n_reconstruct' in data and b'numpy._core' not in data
+    options = [o for o in options if not o.startswith('train_cfg.max_epochs')]
+    proc = run_tool('train.py', REPO / 'configs' / 'retinanet_vanillanet11.py',
+                    '--work-dir', tmp_path / 'w', '--resume', tmp_path / 'numpy1.pth',
+                    '--cfg-options', *options, 'train_cfg.max_epochs=3')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'resumed epoch: 2' in proc.stdout + proc.stderr
+    assert (tmp_path / 'w' / 'epoch_3.pth').is_file()
