@@ -157,6 +157,8 @@ def main() -> None:
             switch_to_deploy(model_m)
         results[mode] = measure(model_m, items[:args.warmup], items[args.warmup:], sync,
                                 mode)
+        # The paper's table counts the fused form's parameters (FLOPs: get_flops.py).
+        results[mode]['params_m'] = sum(p.numel() for p in model_m.parameters()) / 1e6
         del model_m
     out = dict(config=args.config, checkpoint=args.checkpoint,
                trained_weights=bool(args.checkpoint), images=source, batch_size=1,

@@ -6,7 +6,8 @@
 _base_ = '../retinanet_vanillanet13.py'
 
 model = dict(backbone=dict(
-    norm_cfg=dict(type='SyncBN', eps=1e-6, requires_grad=True), norm_eval=False))
+    norm_cfg=dict(type='SyncBN', eps=1e-6, requires_grad=True), norm_eval=False,
+    init_cfg=dict(key='model_ema')))  # the official backbone loads the EMA weights
 
 # mmdet 2.x img_scale=[(1333, 480), (1333, 512), ..., (1333, 1024)],
 # multiscale_mode='value': one of the 18 scales per image.

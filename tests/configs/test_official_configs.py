@@ -29,6 +29,7 @@ def test_official_config_holds_the_official_recipe(name):
     assert (backbone.arch, backbone.act_num, tuple(backbone.out_indices)) == \
         ('vanillanet_13', 4, out_indices)
     assert backbone.init_cfg.checkpoint == 'checkpoints/vanillanet_13_act_num_4_kd_pretrain.pth'
+    assert backbone.init_cfg.key == 'model_ema'
     assert backbone.norm_cfg == dict(type='SyncBN', eps=1e-6, requires_grad=True)
     assert backbone.norm_eval is False  # statistics trained
     assert cfg.model.neck.in_channels == in_channels

@@ -38,10 +38,11 @@ def test_benchmark_compares_fused_and_unfused(trained_retinanet, tmp_path):
     assert report['input_shape'][1:] == [800, 1000]  # 320x256 images at 1280x800
     for mode in ('fused', 'unfused'):
         r = report['results'][mode]
-        assert r['fps_median'] > 0 and len(r['times_s']) == 2
+        assert r['fps_median'] > 0 and len(r['times_s']) == 2 and r['params_m'] > 0
         assert {'backbone_ms_median', 'head_forward_ms_median', 'postprocess_ms_median',
                 'latency_ms_p90'} <= set(r)
     assert 'MALLOC_MMAP_MAX_=0' in report['runtime']['allocator']
+    assert report['results']['fused']['params_m'] < report['results']['unfused']['params_m']
     assert 'fused / unfused FPS' in proc.stdout
 
 
