@@ -49,6 +49,13 @@ def run_tool(*args, cwd=None, timeout=300, env=None):
                           timeout=timeout)
 
 
+def log_text(work_dir) -> str:
+    """Everything mmengine logged in ``work_dir`` (the tools' console shows a
+    summary; the log files keep the full log)."""
+    import pathlib
+    return '\n'.join(p.read_text() for p in sorted(pathlib.Path(work_dir).rglob('*.log')))
+
+
 def coco_metrics(log: str) -> dict:
     """The last ``coco/<name>: value`` figures printed by an mmengine run."""
     import re

@@ -8,6 +8,7 @@ height and width are dynamic. The exported model is checked with onnxruntime
 against PyTorch at the export shape (batch 1) and at a second shape (batch 2):
 max relative error <= 1e-4. Two-stage detectors: use --backbone-only.
 """
+import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
 import json
 
@@ -17,7 +18,8 @@ from torch import nn
 
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.cli import run_cli
+from mmvanilla.utils.cli import add_verbose_arg, run_cli
+from mmvanilla.utils.console import quiet_console
 from mmvanilla.utils.detector import build_detector, max_rel_err, raw_outputs
 from mmvanilla.utils.errors import ConfigError
 
@@ -46,7 +48,9 @@ def main() -> None:
     parser.add_argument('--check-shape', type=int, nargs=2, default=[640, 960], metavar=('H', 'W'))
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_verbose_arg(parser)
     args = parser.parse_args()
+    quiet_console(args.verbose)
     try:
         import onnxruntime as ort
     except ImportError:

@@ -14,6 +14,7 @@ them through F.conv2d inside an nn.ReLU subclass, which counters that hook
 nn.Conv2d modules (mmcv's) do not see; without them the VN-13 totals match the
 paper's table (see docs/benchmarks.md).
 """
+import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
 import copy
 import json
@@ -25,7 +26,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.cli import run_cli
+from mmvanilla.utils.cli import add_verbose_arg, run_cli
+from mmvanilla.utils.console import quiet_console
 from mmvanilla.utils.detector import build_detector, raw_outputs
 
 
@@ -68,7 +70,9 @@ def main() -> None:
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1280], metavar=('H', 'W'))
     parser.add_argument('--out', help='also write the figures as JSON')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_verbose_arg(parser)
     args = parser.parse_args()
+    quiet_console(args.verbose)
     os.environ['MMVANILLA_ONEDNN'] = '0'  # count on the nn.Conv2d path
     model, _, _ = build_detector(args.config, cfg_options=args.cfg_options)
     unfused = count(model, args.shape)

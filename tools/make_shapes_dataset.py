@@ -1,4 +1,5 @@
 """Generate the embedded COCO-format shapes dataset (see mmvanilla.datasets.shapes)."""
+import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
 
 from mmvanilla.datasets import make_shapes_dataset

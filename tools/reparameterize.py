@@ -8,6 +8,7 @@ match the unfused model, and
 writes OUT_DIR/<checkpoint>_deploy.pth (meta kept) and OUT_DIR/<config>_deploy.py
 (backbone deploy=True), which tools/test.py and tools/benchmark.py load as is.
 """
+import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
 import copy
 import os
@@ -19,7 +20,8 @@ from mmengine.runner.checkpoint import save_checkpoint
 
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.cli import run_cli
+from mmvanilla.utils.cli import add_verbose_arg, run_cli
+from mmvanilla.utils.console import quiet_console
 from mmvanilla.utils.detector import build_detector, max_rel_err, pre_nms_outputs
 from mmvanilla.utils.errors import ConfigError
 
@@ -35,7 +37,9 @@ def main() -> None:
     parser.add_argument('--shape', type=int, nargs=2, default=[256, 320], metavar=('H', 'W'),
                         help='sample input for the equivalence check')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_verbose_arg(parser)
     args = parser.parse_args()
+    quiet_console(args.verbose)
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
     if getattr(model.backbone, 'deploy', False):
         raise ConfigError(f'{args.config!r} already builds a fused backbone: nothing to do')

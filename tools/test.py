@@ -1,4 +1,5 @@
 """Test a detector (mmdet's tools/test.py interface, plus --deploy)."""
+import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
 import os.path as osp
 

@@ -1,4 +1,5 @@
 """Train a detector (mmdet's tools/train.py interface, with mmvanilla's checks)."""
+import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
 import logging
 import os.path as osp

@@ -29,6 +29,14 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_verbose_arg(parser)
+
+
+def add_verbose_arg(parser: argparse.ArgumentParser) -> None:
+    """--verbose: mmengine's full log on the console (log files always have it)."""
+    parser.add_argument('--verbose', action='store_true',
+                        help="show mmengine's full log on the console (the log file in "
+                        'the work dir always has it)')
 
 
 def load_runner_config(args: argparse.Namespace) -> Config:
@@ -41,6 +49,10 @@ def load_runner_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if not args.verbose and 'runner_type' not in cfg:
+        # Console: warnings plus a few lines of progress; the log file keeps all.
+        cfg.runner_type = 'QuietRunner'
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='ConsoleSummaryHook')]
     return cfg
 
 

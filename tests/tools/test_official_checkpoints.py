@@ -9,7 +9,8 @@ import torch
 
 from mmvanilla.utils import safe_load
 from mmvanilla.utils.detector import build_detector
-from tests.conftest import REPO, cli_options, coco_metrics, randomize_norms, run_tool
+from tests.conftest import (REPO, cli_options, coco_metrics, log_text, randomize_norms,
+                            run_tool)
 from tests.detection_options import tiny_detector_options
 from tests.numpy1 import numpy1_pickles
 
@@ -64,10 +65,12 @@ def test_released_mmdet2_detector_evaluates_plain_fused_and_reparameterized(
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
     expected = {'bbox_mAP'} | ({'segm_mAP'} if kind == 'mask_rcnn' else set())
     for extra in ([], ['--deploy']):  # tools/test.py refuses a file that does not fit
-        proc = run_tool('test.py', CONFIGS[kind], ckpt, '--work-dir', tmp_path / 'w',
+        work_dir = tmp_path / f'w{len(extra)}'
+        proc = run_tool('test.py', CONFIGS[kind], ckpt, '--work-dir', work_dir,
                         *extra, '--cfg-options', *options)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        assert expected <= set(coco_metrics(proc.stdout + proc.stderr))
+        assert expected <= set(coco_metrics(log_text(work_dir)))
+        assert 'test: bbox AP' in proc.stdout
         assert ('reparameterized the model' in proc.stdout + proc.stderr) == bool(extra)
     proc = run_tool('reparameterize.py', CONFIGS[kind], ckpt, tmp_path / 'deploy',
                     '--cfg-options', *options)

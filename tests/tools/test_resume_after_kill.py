@@ -8,7 +8,7 @@ import time
 import torch
 
 from mmvanilla.utils import safe_load
-from tests.conftest import REPO, run_tool
+from tests.conftest import REPO, log_text, run_tool
 from tests.detection_options import tiny_detector_options
 
 CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
@@ -51,7 +51,7 @@ def test_kill_and_resume_reaches_the_same_weights(shapes_root, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert 'skipping' in out and 'truncated or corrupt' in out
-    assert 'resumed epoch: 2, iter: 4' in out
+    assert 'resumed epoch: 2, iter: 4' in log_text(killed)
 
     a, b = safe_load(str(straight / 'epoch_3.pth')), safe_load(str(killed / 'epoch_3.pth'))
     assert a['meta']['iter'] == b['meta']['iter'] == 6

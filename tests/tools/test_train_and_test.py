@@ -1,7 +1,7 @@
 """The main job from the command line: the real configs, tiny arch, shapes data."""
 import socket
 
-from tests.conftest import REPO, coco_metrics, run_tool
+from tests.conftest import REPO, coco_metrics, log_text, run_tool
 from tests.detection_options import tiny_detector_options
 from tests.predictions import assert_same_detections, predict
 
@@ -18,8 +18,12 @@ def train(kind, shapes_root, work_dir, *extra, epochs=1):
 
 def test_mask_rcnn_trains_and_evaluates_bbox_and_segm(shapes_root, tmp_path):
     proc = train('mask_rcnn', shapes_root, tmp_path)
-    metrics = coco_metrics(proc.stdout + proc.stderr)
+    metrics = coco_metrics(log_text(tmp_path))
     assert {'bbox_mAP', 'bbox_mAP_50', 'segm_mAP', 'segm_mAP_50'} <= set(metrics)
+    # The console: a summary, not mmengine's log (that is in the log file).
+    assert 'epoch   1/1  loss' in proc.stdout and 'val after epoch 1: bbox AP' in proc.stdout
+    assert 'segm AP' in proc.stdout and 'Epoch(train)' not in proc.stdout
+    assert len(proc.stdout.splitlines()) <= 10, proc.stdout
     assert (tmp_path / 'epoch_1.pth').is_file()
 
 
@@ -39,9 +43,9 @@ def test_resume_continues_from_the_last_checkpoint(shapes_root, tmp_path):
     train('retinanet', shapes_root, tmp_path, epochs=2)
     (tmp_path / 'epoch_2.pth').unlink()
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
-    proc = train('retinanet', shapes_root, tmp_path, '--resume', epochs=2)
-    log = proc.stdout + proc.stderr
-    assert 'resumed epoch: 1, iter: 2' in log
+    train('retinanet', shapes_root, tmp_path, '--resume', epochs=2)
+    log = log_text(tmp_path).split('resumed epoch')[-1]
+    assert log.startswith(': 1, iter: 2')
     assert 'Epoch(train) [2][2/2]' in log and 'Epoch(train) [1]' not in log
     assert (tmp_path / 'epoch_2.pth').is_file()
 
@@ -60,6 +64,7 @@ def test_dist_train_runs_two_cpu_processes(shapes_root, tmp_path):
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert 'distributed on CPU with gloo, rank 0 of 2' in log
+    log = log_text(tmp_path)
     # 8 images, 2 processes x 2 images: 2 iterations per epoch.
     assert 'Epoch(train) [1][2/2]' in log
     assert (tmp_path / 'epoch_1.pth').is_file()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmvanilla.utils import CheckpointError, safe_load
-from tests.conftest import REPO, run_tool
+from tests.conftest import REPO, log_text, run_tool
 
 
 class Payload:
@@ -130,5 +130,5 @@ def test_numpy1_mmengine_checkpoint_resumes(trained_retinanet, tmp_path):
                     '--work-dir', tmp_path / 'w', '--resume', tmp_path / 'numpy1.pth',
                     '--cfg-options', *options, 'train_cfg.max_epochs=3')
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'resumed epoch: 2' in proc.stdout + proc.stderr
+    assert 'resumed epoch: 2' in log_text(tmp_path / 'w')
     assert (tmp_path / 'w' / 'epoch_3.pth').is_file()

@@ -1,5 +1,6 @@
 from .checkpoint_fit_hook import CheckpointFitHook
+from .console_summary_hook import ConsoleSummaryHook
 from .deep_training_hook import DeepTrainingHook
 from .switch_to_deploy_hook import SwitchToDeployHook, switch_to_deploy
 
-__all__ = ['CheckpointFitHook', 'DeepTrainingHook', 'SwitchToDeployHook', 'switch_to_deploy']
+__all__ = ['CheckpointFitHook', 'ConsoleSummaryHook', 'DeepTrainingHook', 'SwitchToDeployHook', 'switch_to_deploy']

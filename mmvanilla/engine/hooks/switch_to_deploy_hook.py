@@ -3,6 +3,8 @@ from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mmvanilla.utils.console import announce
+
 
 def switch_to_deploy(model) -> int:
     """Call ``switch_to_deploy()`` on the outermost modules that have it.
@@ -32,4 +34,4 @@ class SwitchToDeployHook(Hook):
         if switch_to_deploy(runner.model) == 0:
             runner.logger.warning('--deploy: the model has nothing to fuse')
         else:
-            runner.logger.info('reparameterized the model to its fused form')
+            announce(runner.logger, 'reparameterized the model to its fused form')

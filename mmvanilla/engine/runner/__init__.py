@@ -1,0 +1,3 @@
+from .quiet_runner import QuietRunner
+
+__all__ = ['QuietRunner']

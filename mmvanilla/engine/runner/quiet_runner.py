@@ -1,0 +1,35 @@
+"""An mmengine Runner whose console shows warnings and a short summary only."""
+import logging
+
+from mmengine.logging import MMLogger
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmvanilla.utils.console import KnownThirdPartyNoise, console_handlers, stdout_to_log
+
+
+@RUNNERS.register_module()
+class QuietRunner(Runner):
+    """mmengine's Runner with its console at WARNING; the log file keeps INFO.
+
+    The tools use it unless ``--verbose``: the config dump, environment,
+    initialisation and per-iteration logs, and what pycocotools prints while
+    datasets and metrics load, go to ``work_dir/<time>/<time>.log``;
+    :class:`~mmvanilla.engine.hooks.ConsoleSummaryHook` prints the progress.
+    """
+
+    @staticmethod
+    def build_dataloader(*args, **kwargs):
+        with stdout_to_log(MMLogger.get_current_instance()):
+            return Runner.build_dataloader(*args, **kwargs)
+
+    def build_evaluator(self, evaluator):
+        with stdout_to_log(self.logger):
+            return super().build_evaluator(evaluator)
+
+    def build_logger(self, log_level='INFO', log_file=None, **kwargs) -> MMLogger:
+        logger = super().build_logger(log_level, log_file, **kwargs)
+        for handler in console_handlers(logger):
+            handler.setLevel(max(handler.level, logging.WARNING))
+            handler.addFilter(KnownThirdPartyNoise())
+        return logger

@@ -1,0 +1,56 @@
+"""What the tools show on the console: results and progress, not mmengine's log."""
+import contextlib
+import io
+import logging
+
+from mmengine.dist import is_main_process
+from mmengine.logging import MMLogger
+
+
+def console_handlers(logger: logging.Logger):
+    """The logger's handlers that write to the terminal (not to a file)."""
+    return [h for h in logger.handlers
+            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+
+
+class KnownThirdPartyNoise(logging.Filter):
+    """Drops mmengine's own deprecation notices and one mmdet metric notice from
+    the console (the log file keeps them): nothing a user of the tools can act on."""
+
+    PREFIXES = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias',
+                'The prefix is not set in metric class DumpDetResults',
+                # DetInferencer builds its collate function outside mmdet's scope
+                'Failed to search registry with scope "mmdet" in the "function"')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.PREFIXES)
+
+
+def announce(logger: logging.Logger, message: str) -> None:
+    """Log ``message`` at INFO and make sure it reaches the console too,
+    also when the tools keep mmengine's INFO log off the console."""
+    logger.info(message)
+    if is_main_process() and not any(h.level <= logging.INFO for h in console_handlers(logger)):
+        print(message, flush=True)
+
+
+def quiet_console(verbose: bool = False) -> None:
+    """For tools without a Runner: mmengine's current logger (initialisation
+    dumps, per-parameter info) shows warnings only unless ``verbose``."""
+    if not verbose:
+        for handler in console_handlers(MMLogger.get_current_instance()):
+            handler.setLevel(max(handler.level, logging.WARNING))
+            handler.addFilter(KnownThirdPartyNoise())
+
+
+@contextlib.contextmanager
+def stdout_to_log(logger: logging.Logger):
+    """What third-party code prints meanwhile (pycocotools' index messages and
+    tables) goes to ``logger`` at INFO instead of the console."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        if buffer.getvalue().strip():
+            logger.info('\n' + buffer.getvalue().rstrip())
