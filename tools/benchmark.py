@@ -9,6 +9,7 @@ Images come from the config's test set when its files exist, else generated
 ones at the test scale. Writes JSON (--out). Runs with mmvanilla's runtime
 settings (see mmvanilla/runtime.py) unless --no-tuned-runtime.
 """
+import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
 import copy
 import json
@@ -24,12 +25,14 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
+from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
-from mmvanilla.utils.cli import run_cli
+from mmvanilla.utils.cli import add_verbose_arg, run_cli
+from mmvanilla.utils.console import quiet_console, stdout_to_log
 from mmvanilla.utils.detector import build_detector
 from mmvanilla.utils.errors import ConfigError
 
@@ -46,9 +49,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--out', default='benchmark.json', help='JSON file to write')
+    parser.add_argument('--plot', metavar='FILE.png',
+                        help='also draw the latency of each form as bars split into '
+                        'backbone, head, post-processing and the rest')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--no-tuned-runtime', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_verbose_arg(parser)
     return parser.parse_args()
 
 
@@ -58,7 +65,8 @@ def load_images(cfg: Config, count: int) -> Tuple[List[dict], str]:
     ann = osp.join(dataset_cfg.get('data_root', ''), dataset_cfg.get('ann_file', ''))
     if osp.isfile(ann):
         from mmdet.registry import DATASETS
-        dataset = DATASETS.build(dataset_cfg)
+        with stdout_to_log(MMLogger.get_current_instance()):  # pycocotools' messages
+            dataset = DATASETS.build(dataset_cfg)
         return [dataset[i % len(dataset)] for i in range(count)], f'test set {ann}'
     pipeline = [t for t in dataset_cfg.pipeline if t['type'] != 'LoadAnnotations']
     pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
@@ -136,8 +144,38 @@ def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str) 
     return report
 
 
+def plot_latency(results: Dict[str, dict], title: str, path: str) -> None:
+    """Stacked bars, one per form: backbone, head forward, post-processing and
+    the rest of ``test_step`` (pre-processing, neck), medians in ms."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    parts = (('backbone', 'backbone_ms_median'), ('head forward', 'head_forward_ms_median'),
+             ('post-processing', 'postprocess_ms_median'))
+    fig, ax = plt.subplots(figsize=(6.4, 1.6 + 0.7 * len(results)), dpi=100)
+    for row, (mode, r) in enumerate(results.items()):
+        left = 0.0
+        for (label, key), color in zip(parts, ('tab:blue', 'tab:orange', 'tab:green')):
+            width = r.get(key, 0.0)
+            ax.barh(row, width, left=left, color=color, label=label if row == 0 else None)
+            left += width
+        rest = max(r['latency_ms_p50'] - left, 0.0)
+        ax.barh(row, rest, left=left, color='tab:gray', label='rest' if row == 0 else None)
+        ax.text(left + rest, row, f' {r["latency_ms_p50"]:.0f} ms, {r["fps_median"]:.2f} FPS',
+                va='center', fontsize=8)
+    ax.set_yticks(range(len(results)), list(results))
+    ax.set_xlabel('latency per image, median (ms)')
+    ax.set_xlim(0, max(r['latency_ms_p50'] for r in results.values()) * 1.35)
+    ax.legend(fontsize=8, ncol=4, loc='upper center', bbox_to_anchor=(0.5, -0.3))
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main() -> None:
     args = parse_args()
+    quiet_console(args.verbose)
     if args.no_tuned_runtime:
         os.environ['MMVANILLA_TUNED_RUNTIME'] = '0'
     reexec_with_tuned_runtime()
@@ -176,6 +214,11 @@ def main() -> None:
     with open(args.out, 'w') as f:
         json.dump(out, f, indent=2)
     print(f'wrote {args.out}')
+    if args.plot:
+        shape = 'x'.join(map(str, out['input_shape'][-2:]))
+        plot_latency(results, f'{osp.basename(args.config)}, {shape}, batch 1, {args.device}',
+                     args.plot)
+        print(f'wrote {args.plot}')
 
 
 if __name__ == '__main__':

@@ -30,9 +30,14 @@ def test_reparameterized_checkpoint_gives_the_same_detections(
 def test_benchmark_compares_fused_and_unfused(trained_retinanet, tmp_path):
     _, checkpoint, options = trained_retinanet
     out = tmp_path / 'bench.json'
+    plot = tmp_path / 'bench.png'
     proc = run_tool('benchmark.py', CONFIG, '--checkpoint', checkpoint, '--compare',
-                    '--iters', 2, '--warmup', 1, '--out', out, '--cfg-options', *options)
+                    '--iters', 2, '--warmup', 1, '--out', out, '--plot', plot,
+                    '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len((proc.stdout + proc.stderr).splitlines()) <= 15, proc.stdout + proc.stderr
+    import matplotlib.pyplot as plt
+    assert plt.imread(plot)[..., :3].std() > 0.05  # bars drawn
     report = json.loads(out.read_text())
     assert report['trained_weights'] and report['images'].startswith('test set')
     assert report['input_shape'][1:] == [800, 1000]  # 320x256 images at 1280x800
