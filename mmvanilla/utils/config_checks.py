@@ -82,7 +82,49 @@ def _dataset_files(dataset: dict) -> Iterable[tuple]:
 DEEP_CHECK_BYTES = 50 * 2**20
 
 
-def check_annotation_file(path: str, img_dir: Optional[str] = None) -> None:
+def check_coco_schema(data: dict, path: str, training: bool = False) -> None:
+    """The COCO instances layout that pycocotools and mmdet index without checks."""
+    def bad(what: str) -> DatasetError:
+        return DatasetError(f'annotation file {path!r}: {what}; a COCO instances file has '
+                            f'"images" [{{id: int, file_name, width, height}}], "annotations" '
+                            f'[{{id, image_id, category_id, bbox: [x, y, w, h]}}] and '
+                            f'"categories" [{{id, name}}]')
+    for key in ('images', 'annotations', 'categories'):
+        if not isinstance(data.get(key), list):
+            raise bad(f'"{key}" is missing or not a list')
+    if not data['categories']:
+        raise bad('"categories" is empty')
+    image_ids = set()
+    for image in data['images']:
+        if not isinstance(image, dict) or not _is_int(image.get('id'), 0) \
+                or 'file_name' not in image:
+            raise bad(f'image entry {str(image)[:80]} needs an int "id" and a "file_name"')
+        image_ids.add(image['id'])
+    category_ids = {c.get('id') for c in data['categories'] if isinstance(c, dict)}
+    valid_boxes = 0
+    for ann in data['annotations']:
+        if not isinstance(ann, dict):
+            raise bad(f'annotation {str(ann)[:80]} is not an object')
+        if ann.get('image_id') not in image_ids:
+            raise bad(f'annotation {ann.get("id")!r} has image_id {ann.get("image_id")!r}, '
+                      f'which is not in "images"')
+        if ann.get('category_id') not in category_ids:
+            raise bad(f'annotation {ann.get("id")!r} has category_id '
+                      f'{ann.get("category_id")!r}, which is not in "categories"')
+        box = ann.get('bbox')
+        if not (isinstance(box, list) and len(box) == 4
+                and all(isinstance(v, (int, float)) for v in box)):
+            raise bad(f'annotation {ann.get("id")!r} has no "bbox" of 4 numbers (got {box!r})')
+        valid_boxes += box[2] > 0 and box[3] > 0
+    if training and data['annotations'] and not valid_boxes:
+        raise DatasetError(
+            f'annotation file {path!r}: every one of its {len(data["annotations"])} boxes has '
+            f'zero or negative width or height, so training would learn nothing: boxes are '
+            f'[x, y, width, height] in pixels')
+
+
+def check_annotation_file(path: str, img_dir: Optional[str] = None,
+                          training: bool = False) -> None:
     """A COCO annotation file must exist and list images; small files also
     have every listed image file checked for existence."""
     if not osp.isfile(path):
@@ -107,6 +149,7 @@ def check_annotation_file(path: str, img_dir: Optional[str] = None) -> None:
         raise DatasetError(
             f'annotation file {path!r} lists no images: a COCO instances file '
             f'needs "images", "annotations" and "categories"')
+    check_coco_schema(data, path, training)
     if img_dir is not None and osp.isdir(img_dir):
         missing = [im.get('file_name') for im in data['images']
                    if not osp.isfile(osp.join(img_dir, str(im.get('file_name'))))]
@@ -131,16 +174,58 @@ def check_datasets(cfg: Config, splits: List[str]) -> None:
                     f'image folder {img_dir!r} not found. The COCO layout is '
                     f'{COCO_LAYOUT}. {DEMO_HINT}')
             if ann:
-                check_annotation_file(ann, img_dir)
+                check_annotation_file(ann, img_dir, training=split == 'train')
         evaluator = cfg.get(f'{split}_evaluator')
         for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
             if isinstance(metric, dict) and metric.get('ann_file'):
                 check_annotation_file(metric['ann_file'])
 
 
+def _is_int(value, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _num_classes(node, path: str = 'model'):
+    """Every ``num_classes`` in a model config, with its dotted path."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == 'num_classes':
+                yield f'{path}.{key}', value
+            else:
+                yield from _num_classes(value, f'{path}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _num_classes(value, f'{path}.{i}')
+
+
+def check_values(cfg: Config, splits: List[str]) -> None:
+    """Values that would fail deep inside torch or mmengine, or train nothing."""
+    for path, value in _num_classes(cfg.model):
+        if not _is_int(value, 1):
+            raise ConfigError(f'{path} must be an int >= 1, got {value!r}: set it to the '
+                              f'number of classes of the dataset')
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader') or {}
+        size = loader.get('batch_size', 1)
+        if not _is_int(size, 1):
+            raise ConfigError(f'{split}_dataloader.batch_size must be an int >= 1, got {size!r}')
+    if 'train' not in splits:
+        return
+    train_cfg = cfg.get('train_cfg') or {}
+    for key in ('max_epochs', 'max_iters'):
+        if key in train_cfg and not _is_int(train_cfg[key], 1):
+            raise ConfigError(f'train_cfg.{key} must be an int >= 1, got {train_cfg[key]!r}: '
+                              f'with it nothing would be trained')
+    optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
+    lr = optimizer.get('lr')
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
+        raise ConfigError(f'optim_wrapper.optimizer.lr must be a number > 0, got {lr!r}')
+
+
 def check_config(cfg: Config, splits: Optional[List[str]] = None,
                  pretrained: bool = True) -> None:
     """All pre-flight checks; ``splits`` e.g. ``['train', 'val']``."""
+    check_values(cfg, splits or [])
     check_backbone_and_neck(cfg.model)
     check_datasets(cfg, splits or [])
     check_checkpoints(cfg, pretrained)

@@ -48,6 +48,12 @@ ARCH_SETTINGS: Dict[str, dict] = {
 }
 
 
+#: Largest total size of the series activations' depthwise kernels (fp32):
+#: VN-13-1.5x at act_num 4 needs 0.0016 GB; this stops a typo before it
+#: asks for terabytes.
+MAX_ACTIVATION_KERNEL_GB = 4.0
+
+
 def resolve_arch(arch: Union[str, dict]) -> dict:
     """Return ``dict(dims, strides, ada_pool)`` for an arch name or dict."""
     if isinstance(arch, str):
@@ -157,8 +163,16 @@ class VanillaNet(BaseModule):
             raise ConfigError(
                 f'VanillaNet needs a BatchNorm norm_cfg (type BN or SyncBN), got '
                 f'{norm_cfg!r}: only BatchNorm folds into the convs when fusing')
-        if not isinstance(act_num, int) or act_num < 0:
+        if not isinstance(act_num, int) or isinstance(act_num, bool) or act_num < 0:
             raise ConfigError(f'act_num must be an int >= 0, got {act_num!r}')
+        # Checked before anything is allocated: each activation holds a
+        # (2 act_num + 1)^2 depthwise kernel per channel.
+        kernel_gb = sum(dims) * (2 * act_num + 1) ** 2 * 4 / 1e9
+        if kernel_gb > MAX_ACTIVATION_KERNEL_GB:
+            raise ConfigError(
+                f'act_num={act_num} makes {2 * act_num + 1}x{2 * act_num + 1} activation '
+                f'kernels, {kernel_gb:.3g} GB of weights: use a small order (the paper '
+                f'uses 3 or 4)')
         self.act_num = act_num
         self.out_indices = check_out_indices(
             default_out_indices(strides) if out_indices is None else out_indices,
@@ -212,8 +226,9 @@ class VanillaNet(BaseModule):
 
     @act_learn.setter
     def act_learn(self, value: float) -> None:
-        if not 0.0 <= float(value) <= 1.0:
-            raise ConfigError(f'act_learn must lie in [0, 1], got {value!r}')
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 0.0 <= float(value) <= 1.0:
+            raise ConfigError(f'act_learn must be a number in [0, 1], got {value!r}')
         self._act_learn = float(value)
         self.deep_training_lambda.fill_(float(value))
         for block in self.stages:
