@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
@@ -31,7 +31,7 @@ from mmengine.utils import ProgressBar
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
-from mmvanilla.utils.cli import add_verbose_arg, run_cli
+from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, run_cli, writable_file
 from mmvanilla.utils.console import quiet_console, stdout_to_log
 from mmvanilla.utils.detector import build_detector
 from mmvanilla.utils.errors import ConfigError
@@ -54,7 +54,7 @@ def parse_args() -> argparse.Namespace:
                         'backbone, head, post-processing and the rest')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--no-tuned-runtime', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     add_verbose_arg(parser)
     return parser.parse_args()
 
@@ -176,6 +176,9 @@ def plot_latency(results: Dict[str, dict], title: str, path: str) -> None:
 def main() -> None:
     args = parse_args()
     quiet_console(args.verbose)
+    writable_file(args.out, '--out')
+    if args.plot:
+        writable_file(args.plot, '--plot')
     if args.no_tuned_runtime:
         os.environ['MMVANILLA_TUNED_RUNTIME'] = '0'
     reexec_with_tuned_runtime()

@@ -13,12 +13,11 @@ import argparse
 import json
 
 import torch
-from mmengine.config import DictAction
 from torch import nn
 
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.cli import add_verbose_arg, run_cli
+from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, run_cli, writable_file
 from mmvanilla.utils.console import quiet_console
 from mmvanilla.utils.detector import build_detector, max_rel_err, raw_outputs
 from mmvanilla.utils.errors import ConfigError
@@ -47,10 +46,11 @@ def main() -> None:
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1280], metavar=('H', 'W'))
     parser.add_argument('--check-shape', type=int, nargs=2, default=[640, 960], metavar=('H', 'W'))
     parser.add_argument('--opset', type=int, default=17)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     add_verbose_arg(parser)
     args = parser.parse_args()
     quiet_console(args.verbose)
+    writable_file(args.out, 'ONNX output')
     try:
         import onnxruntime as ort
     except ImportError:

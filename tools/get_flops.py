@@ -21,12 +21,11 @@ import json
 import os
 
 import torch
-from mmengine.config import DictAction
 from torch.utils.flop_counter import FlopCounterMode
 
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.cli import add_verbose_arg, run_cli
+from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, run_cli, writable_file
 from mmvanilla.utils.console import quiet_console
 from mmvanilla.utils.detector import build_detector, raw_outputs
 
@@ -69,10 +68,12 @@ def main() -> None:
     parser.add_argument('config')
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1280], metavar=('H', 'W'))
     parser.add_argument('--out', help='also write the figures as JSON')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     add_verbose_arg(parser)
     args = parser.parse_args()
     quiet_console(args.verbose)
+    if args.out:
+        writable_file(args.out, '--out')
     os.environ['MMVANILLA_ONEDNN'] = '0'  # count on the nn.Conv2d path
     model, _, _ = build_detector(args.config, cfg_options=args.cfg_options)
     unfused = count(model, args.shape)

@@ -18,12 +18,11 @@ import warnings
 from typing import List
 
 import cv2
-from mmengine.config import DictAction
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.utils.checkpoint_fit import check_checkpoint_fits
-from mmvanilla.utils.cli import add_verbose_arg, load_config, run_cli
+from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, load_config, run_cli, writable_dir
 from mmvanilla.utils.console import quiet_console
 from mmvanilla.utils.errors import CheckpointError, ConfigError, DatasetError
 
@@ -55,20 +54,6 @@ def expand_inputs(inputs: List[str]) -> List[str]:
             raise DatasetError(f'{path!r} cannot be read as an image (empty, truncated or '
                                f'another format): remove it from the inputs')
     return images
-
-
-def writable_dir(path: str) -> str:
-    """Create ``path`` (and vis/, preds/) now, so that a bad one fails before any work."""
-    try:
-        for sub in ('vis', 'preds'):
-            os.makedirs(osp.join(path, sub), exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f'--out-dir {path!r} cannot be created ({e.strerror}): '
-                          f'choose a folder you can write to') from None
-    if not os.access(path, os.W_OK):
-        raise ConfigError(f'--out-dir {path!r} is not writable: choose a folder you can '
-                          f'write to')
-    return path
 
 
 def build_inferencer(args: argparse.Namespace):
@@ -106,14 +91,14 @@ def main() -> None:
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='draw and count detections at or above this score')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     add_verbose_arg(parser)
     args = parser.parse_args()
     quiet_console(args.verbose)
     if not 0.0 <= args.score_thr <= 1.0:
         raise ConfigError(f'--score-thr must lie in [0, 1], got {args.score_thr}')
     images = expand_inputs(args.inputs)
-    out_dir = writable_dir(args.out_dir)
+    out_dir = writable_dir(args.out_dir, '--out-dir')
     inferencer = build_inferencer(args)
     if args.deploy:
         if switch_to_deploy(inferencer.model) == 0:

@@ -15,12 +15,11 @@ import os
 import os.path as osp
 
 import torch
-from mmengine.config import DictAction
 from mmengine.runner.checkpoint import save_checkpoint
 
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.cli import add_verbose_arg, run_cli
+from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, run_cli, writable_dir
 from mmvanilla.utils.console import quiet_console
 from mmvanilla.utils.detector import build_detector, max_rel_err, pre_nms_outputs
 from mmvanilla.utils.errors import ConfigError
@@ -36,10 +35,11 @@ def main() -> None:
     parser.add_argument('out_dir')
     parser.add_argument('--shape', type=int, nargs=2, default=[256, 320], metavar=('H', 'W'),
                         help='sample input for the equivalence check')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     add_verbose_arg(parser)
     args = parser.parse_args()
     quiet_console(args.verbose)
+    writable_dir(args.out_dir, 'output folder')
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
     if getattr(model.backbone, 'deploy', False):
         raise ConfigError(f'{args.config!r} already builds a fused backbone: nothing to do')

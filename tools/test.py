@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.runtime import reexec_with_tuned_runtime
-from mmvanilla.utils.cli import add_runner_args, load_runner_config, run_cli
+from mmvanilla.utils.cli import add_runner_args, load_runner_config, run_cli, writable_file
 from mmvanilla.utils.config_checks import check_config
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
@@ -34,6 +34,10 @@ def parse_args() -> argparse.Namespace:
 def build_cfg(args: argparse.Namespace) -> Config:
     if not osp.isfile(args.checkpoint):
         raise CheckpointError(f'checkpoint {args.checkpoint!r} not found')
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ConfigError(f'--out must end in .pkl or .pickle, got {args.out!r}')
+        writable_file(args.out, '--out')
     cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
     # mmengine only warns about keys that do not fit: evaluating such a model
@@ -57,8 +61,6 @@ def main() -> None:
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg
               else RUNNERS.build(cfg))
     if args.out is not None:
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise ConfigError(f'--out must end in .pkl or .pickle, got {args.out!r}')
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()

@@ -1,6 +1,7 @@
 """Train a detector (mmdet's tools/train.py interface, with mmvanilla's checks)."""
 import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
+import glob
 import logging
 import os.path as osp
 
@@ -11,7 +12,10 @@ from mmengine.runner import Runner
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.runtime import reexec_with_tuned_runtime
-from mmvanilla.utils.checkpoint_files import latest_complete_checkpoint
+from mmvanilla.utils.checkpoint_files import (
+    latest_complete_checkpoint,
+    remove_stale_temporaries,
+)
 from mmvanilla.utils.cli import add_runner_args, load_runner_config, run_cli
 from mmvanilla.utils.config_checks import check_config
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
@@ -35,7 +39,12 @@ def parse_args() -> argparse.Namespace:
 
 def build_cfg(args: argparse.Namespace) -> Config:
     cfg = load_runner_config(args)
+    remove_stale_temporaries(cfg.work_dir)
     if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise ConfigError('--amp needs a CUDA GPU (mixed precision here is CUDA '
+                              'fp16): drop --amp to train on this machine in fp32')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
@@ -49,8 +58,14 @@ def build_cfg(args: argparse.Namespace) -> Config:
         latest = latest_complete_checkpoint(cfg.work_dir) \
             if osp.isdir(cfg.work_dir) else None
         if latest is None:
-            print_log(f'--resume: no complete checkpoint in {cfg.work_dir}, '
-                      f'starting from scratch', logger='current', level=logging.WARNING)
+            corrupt = sorted(glob.glob(osp.join(cfg.work_dir, '*.pth')))
+            if corrupt:
+                raise CheckpointError(
+                    f'--resume: every checkpoint in {cfg.work_dir} is truncated or corrupt '
+                    f'({", ".join(osp.basename(p) for p in corrupt)}): restore a good copy '
+                    f'and pass it as --resume PATH, or delete them to start from scratch')
+            print_log(f'--resume: no checkpoint in {cfg.work_dir}, starting from scratch',
+                      logger='current', level=logging.WARNING)
         cfg.resume, cfg.load_from = latest is not None, latest
     elif args.resume is not None:
         if not osp.isfile(args.resume):

@@ -4,6 +4,7 @@ import os
 import os.path as osp
 import re
 import sys
+import tempfile
 from typing import Callable, Optional
 
 from mmengine.config import Config, DictAction
@@ -16,6 +17,22 @@ _REGISTRY_PREFIX = re.compile(r'^(class `\w+` in [^:]+: )+')
 _UNREADABLE_IMAGE = re.compile(r'failed to load image: (\S+)')
 
 
+CONFIG_EXTENSIONS = ('.py', '.json', '.yaml', '.yml')
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``--cfg-options`` parser; a value it cannot parse (an
+    unclosed bracket) is one error line instead of an AssertionError."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            super().__call__(parser, namespace, values, option_string)
+        except (AssertionError, ValueError) as e:
+            raise ConfigError(f'--cfg-options {" ".join(values)!r} cannot be parsed ({e}): '
+                              f'write KEY=VALUE, lists as KEY=[a,b] with brackets closed'
+                              ) from None
+
+
 def user_message(error: BaseException) -> str:
     """The error's message without mmengine's registry prefixes."""
     return _REGISTRY_PREFIX.sub('', str(error))
@@ -24,7 +41,7 @@ def user_message(error: BaseException) -> str:
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """mmdet's --work-dir, --cfg-options, --launcher and --local_rank."""
     parser.add_argument('--work-dir', help='the dir to save logs, models and metrics')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
@@ -43,12 +60,14 @@ def load_runner_config(args: argparse.Namespace) -> Config:
     """The config of ``args.config`` with --cfg-options, launcher and work dir
     (default ``work_dirs/<config name>``) applied."""
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    check_launcher(args.launcher)
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    writable_dir(cfg.work_dir, 'work dir')
     if not args.verbose and 'runner_type' not in cfg:
         # Console: warnings plus a few lines of progress; the log file keeps all.
         cfg.runner_type = 'QuietRunner'
@@ -60,10 +79,15 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """``Config.fromfile`` plus ``--cfg-options``, with errors in one line."""
     if not osp.isfile(path):
         raise ConfigError(f'config file {path!r} not found')
+    if not path.endswith(CONFIG_EXTENSIONS):
+        raise ConfigError(f'config file {path!r} is not a config: give a .py file (mmengine '
+                          f'also reads {", ".join(CONFIG_EXTENSIONS[1:])})')
     try:
         cfg = Config.fromfile(path)
-    except (SyntaxError, KeyError, TypeError, ValueError, FileNotFoundError) as e:
-        raise ConfigError(f'cannot read config {path!r}: {e}') from None
+    except Exception as e:  # noqa: BLE001 - a config is user code: any error is the user's
+        raise ConfigError(f'cannot read config {path!r}: {type(e).__name__}: '
+                          f'{str(e).strip().splitlines()[-1] if str(e).strip() else e}'
+                          ) from None
     if cfg_options:
         try:
             cfg.merge_from_dict(cfg_options)
@@ -73,6 +97,41 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
                 f'another type, e.g. a named arch by a dict, add KEY._delete_=True)'
             ) from None
     return cfg
+
+
+def writable_dir(path: str, what: str) -> str:
+    """Create ``path`` now and prove it writable, so a bad one fails before any work."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix='.write-test-'):
+            pass
+    except OSError as e:
+        raise ConfigError(f'{what} {path!r} cannot be written ({e.strerror or e}): choose a '
+                          f'shorter path in a folder you can write to') from None
+    return path
+
+
+def writable_file(path: str, what: str) -> str:
+    """``path`` is a file that will be written later: its folder is made and
+    checked now, so an unwritable one fails before the work, not after."""
+    if osp.isdir(path):
+        raise ConfigError(f'{what} {path!r} is a folder: give a file name')
+    writable_dir(osp.dirname(osp.abspath(path)), f'the folder of {what}')
+    return path
+
+
+#: What torchrun sets for each process; ``--launcher pytorch`` needs it.
+TORCHRUN_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+
+
+def check_launcher(launcher: str) -> None:
+    """``--launcher pytorch`` outside torchrun would fail deep in torch.distributed."""
+    missing = [k for k in TORCHRUN_ENV if k not in os.environ]
+    if launcher == 'pytorch' and missing:
+        raise ConfigError(f'--launcher pytorch needs the environment torchrun sets '
+                          f'({", ".join(missing)} missing): start it with '
+                          f'tools/dist_train.sh CONFIG NUM_PROCESSES (or torchrun), or drop '
+                          f'--launcher for one process')
 
 
 def _translate(error: BaseException) -> Optional[MMVanillaError]:
