@@ -11,7 +11,7 @@ import os.path as osp
 import re
 import tempfile
 import zipfile
-from typing import Optional, Union
+from typing import List, Optional, Union
 
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
@@ -59,6 +59,20 @@ def _complete(path: str) -> bool:
     print_log(f'skipping {path}: truncated or corrupt ({bad})', logger='current',
               level=30)
     return False
+
+
+def remove_stale_temporaries(work_dir: str) -> List[str]:
+    """Delete the ``.tmp-*`` files a save killed mid-write left in ``work_dir``.
+
+    Called when a run starts or resumes: no save of this work dir is under way
+    then, so any such file is a dead partial checkpoint.
+    """
+    stale = glob.glob(osp.join(work_dir, '.tmp-*')) if osp.isdir(work_dir) else []
+    for path in stale:
+        os.remove(path)
+        print_log(f'removed {path}: a partial checkpoint left by an interrupted save',
+                  logger='current', level=30)
+    return stale
 
 
 def latest_complete_checkpoint(work_dir: str) -> Optional[str]:

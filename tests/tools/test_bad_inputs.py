@@ -165,3 +165,119 @@ def test_evaluating_a_checkpoint_that_does_not_fit_fails(
                     '--cfg-options', *options)
     one_line_error(proc, *fragments)
     assert 'bbox_mAP' not in proc.stdout + proc.stderr
+
+
+# --- round 2 (issue 11): one line, exit 2, before any work -------------------
+
+def coco(dataset_copy, split='train'):
+    path = dataset_copy / 'annotations' / f'instances_{split}.json'
+    return path, json.loads(path.read_text())
+
+
+@pytest.mark.parametrize('damage, fragment', [
+    (lambda d: d['annotations'][0].update(category_id=99),
+     'has category_id 99, which is not in "categories"'),
+    (lambda d: d.pop('annotations'), '"annotations" is missing or not a list'),
+    (lambda d: d.pop('categories'), '"categories" is missing or not a list'),
+    (lambda d: d['annotations'][0].pop('bbox'), 'has no "bbox" of 4 numbers'),
+    (lambda d: d.update(images={'a': 1}), '"images" is missing or not a list'),
+    (lambda d: d['images'][0].update(id='img0'), 'needs an int "id"'),
+    (lambda d: d['annotations'][0].update(image_id=12345), 'image_id 12345, which is not in'),
+])
+def test_annotation_file_of_the_wrong_schema(dataset_copy, tmp_path, damage, fragment):
+    path, data = coco(dataset_copy)
+    damage(data)
+    path.write_text(json.dumps(data))
+    one_line_error(train(dataset_copy, tmp_path), fragment)
+
+
+def test_training_set_whose_every_box_is_empty(dataset_copy, tmp_path):
+    path, data = coco(dataset_copy)
+    for ann in data['annotations']:
+        ann['bbox'][2] = 0
+    path.write_text(json.dumps(data))
+    one_line_error(train(dataset_copy, tmp_path), 'every one of its', 'zero or negative width')
+
+
+@pytest.mark.parametrize('option, fragment', [
+    ('model.backbone.act_learn=abc', "act_learn must be a number in [0, 1], got 'abc'"),
+    ('optim_wrapper.optimizer.lr=abc', "optim_wrapper.optimizer.lr must be a number > 0, got 'abc'"),
+    ('train_dataloader.batch_size=0', 'train_dataloader.batch_size must be an int >= 1, got 0'),
+    ('model.bbox_head.num_classes=0', 'model.bbox_head.num_classes must be an int >= 1, got 0'),
+    ('train_cfg.max_epochs=-1', 'train_cfg.max_epochs must be an int >= 1, got -1'),
+    ('model.backbone.out_indices=[0,1', 'cannot be parsed'),
+    ('model.backbone.act_num=100000', 'act_num=100000 makes 200001x200001 activation kernels'),
+])
+def test_cfg_options_of_the_wrong_type_or_value(shapes_root, tmp_path, option, fragment):
+    one_line_error(train(shapes_root, tmp_path, option), fragment)
+
+
+def test_config_that_raises_or_is_not_a_config(tmp_path):
+    (tmp_path / 'bad.py').write_text("_base_ = []\nmodel = dict(type=undefined_name)\n")
+    one_line_error(run_tool('train.py', tmp_path / 'bad.py'), 'cannot read config',
+                   'NameError', 'undefined_name')
+    (tmp_path / 'config.txt').write_text('model = dict()\n')
+    one_line_error(run_tool('train.py', tmp_path / 'config.txt'), 'is not a config: give a .py')
+
+
+def test_amp_without_cuda_and_launcher_without_torchrun(shapes_root, tmp_path):
+    if not torch.cuda.is_available():
+        one_line_error(train(shapes_root, tmp_path, '--amp'), '--amp needs a CUDA GPU')
+    env = {k: v for k, v in os.environ.items() if k not in ('RANK', 'WORLD_SIZE')}
+    proc = run_tool('train.py', RETINA, '--launcher', 'pytorch', '--work-dir', tmp_path,
+                    env=env)
+    one_line_error(proc, '--launcher pytorch needs the environment torchrun sets',
+                   'tools/dist_train.sh')
+
+
+def test_output_paths_that_cannot_be_written_fail_before_the_work(trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    blocker = tmp_path / 'file.txt'
+    blocker.write_text('x')  # a file where a folder is needed: unwritable even for root
+    long_name = tmp_path / ('w' * 300)
+    calls = [
+        (('train.py', RETINA, '--work-dir', blocker / 'w', '--cfg-options', *options),
+         "work dir '{}/w' cannot be written".format(blocker)),
+        (('train.py', RETINA, '--work-dir', long_name, '--cfg-options', *options),
+         'File name too long'),
+        (('test.py', RETINA, checkpoint, '--work-dir', tmp_path / 't', '--out',
+          blocker / 'p.pkl', '--cfg-options', *options), 'the folder of --out'),
+        (('benchmark.py', RETINA, '--checkpoint', checkpoint, '--out', blocker / 'b.json',
+          '--cfg-options', *options), 'the folder of --out'),
+        (('benchmark.py', RETINA, '--out', tmp_path / 'b.json', '--plot', tmp_path,
+          '--cfg-options', *options), 'is a folder: give a file name'),
+        (('export_onnx.py', RETINA, blocker / 'm.onnx', '--cfg-options', *options),
+         'the folder of ONNX output'),
+        (('reparameterize.py', RETINA, checkpoint, blocker / 'out', '--cfg-options', *options),
+         'output folder'),
+    ]
+    for args, fragment in calls:
+        one_line_error(run_tool(*args), fragment)
+    assert not (tmp_path / 't').exists()  # test.py stopped before the runner
+
+
+def test_onnx_output_into_a_new_folder_is_created(trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    out = tmp_path / 'new' / 'sub' / 'model.onnx'
+    proc = run_tool('export_onnx.py', RETINA, out, '--checkpoint', checkpoint, '--backbone-only',
+                    '--shape', 64, 64, '--check-shape', 64, 96, '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.stat().st_size > 0
+
+
+def test_resume_in_a_work_dir_of_only_corrupt_checkpoints(shapes_root, tmp_path):
+    (tmp_path / 'epoch_1.pth').write_bytes(b'PK\x03\x04 truncated')
+    (tmp_path / 'epoch_2.pth').write_bytes(b'')
+    proc = train(shapes_root, tmp_path, '--resume')
+    one_line_error(proc, 'every checkpoint in', 'epoch_1.pth, epoch_2.pth',
+                   'truncated or corrupt')
+    assert (tmp_path / 'epoch_1.pth').read_bytes() == b'PK\x03\x04 truncated'  # kept
+
+
+def test_stale_partial_checkpoints_are_removed_when_training_starts(shapes_root, tmp_path):
+    stale = tmp_path / '.tmp-abc123'
+    stale.write_bytes(b'\0' * 1000)
+    proc = train(shapes_root, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not stale.exists() and (tmp_path / 'epoch_1.pth').is_file()
+    assert 'removed' in proc.stdout + proc.stderr and 'interrupted save' in proc.stdout + proc.stderr
