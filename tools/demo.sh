@@ -13,8 +13,8 @@ work_dir=${WORK_DIR:-work_dirs/demo}
 
 [[ -f data/shapes/annotations/instances_val.json ]] || "$py" tools/make_shapes_dataset.py data/shapes
 "$py" tools/train.py "$config" --work-dir "$work_dir" "$@"
-preds="$work_dir/deploy_test/predictions.pkl"
+results="$work_dir/deploy_test/results"  # COCO-format JSON detections
 "$py" tools/test.py "$config" "$(cat "$work_dir/last_checkpoint")" --deploy \
-  --work-dir "$work_dir/deploy_test" --out "$preds"
+  --work-dir "$work_dir/deploy_test" --cfg-options "test_evaluator.outfile_prefix=$results"
 echo
-"$py" tools/demo_report.py "$work_dir" "$preds"
+"$py" tools/demo_report.py "$work_dir" "$results.bbox.json"

@@ -1,18 +1,18 @@
 """Summarise a training run: a table, AP/loss curves and a grid of detections.
 
-    python tools/demo_report.py WORK_DIR PREDICTIONS.pkl [--out-dir DIR]
+    python tools/demo_report.py WORK_DIR RESULTS.bbox.json [--ann-file F --img-dir D]
 
 Reads mmengine's ``vis_data/scalars.json`` of the newest training run in
-WORK_DIR and the predictions that ``tools/test.py --out`` dumped; prints a table
-(epoch, AP, AP50, loss, time) and writes ``curves.png`` and ``detections.png``
-to --out-dir (default: WORK_DIR). ``tools/demo.sh`` calls it.
+WORK_DIR and COCO-format detections (what ``tools/test.py --cfg-options
+test_evaluator.outfile_prefix=PREFIX`` writes to PREFIX.bbox.json, plain JSON);
+prints a table (epoch, AP, AP50, loss, time) and writes ``curves.png`` and
+``detections.png`` to --out-dir (default: WORK_DIR). ``tools/demo.sh`` calls it.
 """
 import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
 import glob
 import json
 import os.path as osp
-import pickle
 from collections import defaultdict
 from typing import Dict, List
 
@@ -22,7 +22,7 @@ matplotlib.use('Agg')  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import patches  # noqa: E402
 
-from mmvanilla.utils.cli import run_cli  # noqa: E402
+from mmvanilla.utils.cli import run_cli, writable_dir  # noqa: E402
 from mmvanilla.utils.errors import ConfigError  # noqa: E402
 
 COLORS = ('tab:red', 'tab:green', 'tab:blue', 'tab:orange', 'tab:purple', 'tab:cyan')
@@ -84,27 +84,48 @@ def plot_curves(epochs: List[Dict[str, float]], path: str) -> None:
     plt.close(fig)
 
 
-def plot_detections(predictions: list, classes, path: str, score_thr: float,
-                    count: int = 8) -> None:
+def read_detections(results_file: str, ann_file: str, img_dir: str, count: int = 8):
+    """The first ``count`` images of ``ann_file`` with their detections and class names."""
+    for path, what in ((results_file, 'detections'), (ann_file, '--ann-file')):
+        if not osp.isfile(path):
+            raise ConfigError(f'{what} {path!r} not found' + (
+                ': run tools/test.py with --cfg-options test_evaluator.outfile_prefix=PREFIX'
+                if what == 'detections' else ''))
+    try:
+        with open(results_file) as f:
+            results = json.load(f)
+        with open(ann_file) as f:
+            coco = json.load(f)
+        images = sorted(coco['images'], key=lambda im: im['id'])[:count]
+        names = {c['id']: c['name'] for c in coco['categories']}
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f'{results_file!r} or {ann_file!r} is not COCO JSON ({e})') from None
+    if not images:
+        raise ConfigError(f'{ann_file!r} lists no images to draw')
+    by_image = defaultdict(list)
+    for det in results if isinstance(results, list) else []:
+        by_image[det.get('image_id')].append(det)
+    return [(osp.join(img_dir, im['file_name']), by_image[im['id']]) for im in images], names
+
+
+def plot_detections(images, names, path: str, score_thr: float) -> None:
     cols = 4
-    rows = (min(count, len(predictions)) + cols - 1) // cols
+    rows = (len(images) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.9 * rows), dpi=100,
                              squeeze=False, gridspec_kw=dict(hspace=0.12, wspace=0.05))
     for ax in axes.flat:
         ax.axis('off')
-    for ax, pred in zip(axes.flat, predictions[:count]):
-        ax.imshow(plt.imread(pred['img_path']))
-        p = pred['pred_instances']
-        for box, score, label in zip(p['bboxes'].tolist(), p['scores'].tolist(),
-                                     p['labels'].tolist()):
-            if score < score_thr:
+    for ax, (image, detections) in zip(axes.flat, images):
+        ax.imshow(plt.imread(image))
+        for det in sorted(detections, key=lambda d: d['score']):  # best drawn last
+            if det['score'] < score_thr:
                 continue
-            x1, y1, x2, y2 = box
-            color = COLORS[label % len(COLORS)]
-            ax.add_patch(patches.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
-                                           edgecolor=color, linewidth=1.5))
-            name = classes[label] if label < len(classes) else str(label)
-            ax.text(x1, y1, f'{name} {score:.2f}', color='white', fontsize=7, va='bottom',
+            x, y, w, h = det['bbox']
+            color = COLORS[det['category_id'] % len(COLORS)]
+            ax.add_patch(patches.Rectangle((x, y), w, h, fill=False, edgecolor=color,
+                                           linewidth=1.5))
+            ax.text(x, y, f'{names.get(det["category_id"], det["category_id"])} '
+                    f'{det["score"]:.2f}', color='white', fontsize=7, va='bottom',
                     bbox=dict(facecolor=color, edgecolor='none', alpha=0.85, pad=1))
     fig.suptitle(f'Fused model on val images (scores >= {score_thr})')
     fig.savefig(path, bbox_inches='tight')
@@ -115,22 +136,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('work_dir')
-    parser.add_argument('predictions', help='pickle written by tools/test.py --out')
+    parser.add_argument('results', help='COCO-format detections (PREFIX.bbox.json)')
+    parser.add_argument('--ann-file', default='data/shapes/annotations/instances_val.json',
+                        help='the images and class names the detections refer to')
+    parser.add_argument('--img-dir', default='data/shapes/val')
     parser.add_argument('--out-dir', help='where the pictures go (default: WORK_DIR)')
-    parser.add_argument('--classes', nargs='+', default=['circle', 'square', 'triangle'])
     parser.add_argument('--score-thr', type=float, default=0.3)
     args = parser.parse_args()
     epochs = read_epochs(args.work_dir)
-    if not osp.isfile(args.predictions):
-        raise ConfigError(f'predictions {args.predictions!r} not found: run tools/test.py '
-                          f'with --out FILE.pkl first')
-    with open(args.predictions, 'rb') as f:
-        predictions = pickle.load(f)  # written by this project's own test run
-    out_dir = args.out_dir or args.work_dir
+    out_dir = writable_dir(args.out_dir or args.work_dir, '--out-dir')
+    images, names = read_detections(args.results, args.ann_file, args.img_dir)
     print_table(epochs)
     curves, detections = osp.join(out_dir, 'curves.png'), osp.join(out_dir, 'detections.png')
     plot_curves(epochs, curves)
-    plot_detections(predictions, args.classes, detections, args.score_thr)
+    plot_detections(images, names, detections, args.score_thr)
     print(f'wrote {curves}\nwrote {detections}')
 
 

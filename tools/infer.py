@@ -72,8 +72,9 @@ def build_inferencer(args: argparse.Namespace):
     cfg = load_config(args.config, args.cfg_options)
     cfg.model.backbone.pop('init_cfg', None)  # weights come from CHECKPOINT
     with warnings.catch_warnings():
-        if not args.verbose:  # palette / class-name notices from DetInferencer
-            warnings.simplefilter('ignore', UserWarning)
+        if not args.verbose:  # DetInferencer's notices about optional metadata
+            for notice in ('palette does not exist', 'dataset_meta or class names are not'):
+                warnings.filterwarnings('ignore', message=notice, category=UserWarning)
         return FittingDetInferencer(model=cfg, weights=args.checkpoint, device=args.device,
                                     show_progress=False)
 

@@ -1,7 +1,6 @@
 """Train a detector (mmdet's tools/train.py interface, with mmvanilla's checks)."""
 import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
-import glob
 import logging
 import os.path as osp
 
@@ -15,6 +14,7 @@ from mmvanilla.runtime import reexec_with_tuned_runtime
 from mmvanilla.utils.checkpoint_files import (
     latest_complete_checkpoint,
     remove_stale_temporaries,
+    resume_candidates,
 )
 from mmvanilla.utils.cli import add_runner_args, load_runner_config, run_cli
 from mmvanilla.utils.config_checks import check_config
@@ -58,7 +58,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
         latest = latest_complete_checkpoint(cfg.work_dir) \
             if osp.isdir(cfg.work_dir) else None
         if latest is None:
-            corrupt = sorted(glob.glob(osp.join(cfg.work_dir, '*.pth')))
+            corrupt = resume_candidates(cfg.work_dir) if osp.isdir(cfg.work_dir) else []
             if corrupt:
                 raise CheckpointError(
                     f'--resume: every checkpoint in {cfg.work_dir} is truncated or corrupt '
@@ -71,7 +71,10 @@ def build_cfg(args: argparse.Namespace) -> Config:
         if not osp.isfile(args.resume):
             raise CheckpointError(f'--resume checkpoint {args.resume!r} not found')
         cfg.resume, cfg.load_from = True, args.resume
-    if cfg.get('load_from'):  # --resume or load_from: the file must fit the model
+    # --resume or load_from: the file must fit the model. Fine-tuning from a
+    # checkpoint with another head: --cfg-options strict_load=False (mmengine's
+    # partial loading, which only warns).
+    if cfg.get('load_from') and cfg.pop('strict_load', True):
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='CheckpointFitHook')]
     return cfg
 

@@ -75,12 +75,9 @@ def remove_stale_temporaries(work_dir: str) -> List[str]:
     return stale
 
 
-def latest_complete_checkpoint(work_dir: str) -> Optional[str]:
-    """The newest checkpoint in ``work_dir`` that loads, or None.
-
-    Tries the one named in ``last_checkpoint`` first, then ``epoch_*.pth`` and
-    ``iter_*.pth`` from the newest (by number) down.
-    """
+def resume_candidates(work_dir: str) -> List[str]:
+    """The checkpoints ``--resume`` may start from, newest first: the one named
+    in ``last_checkpoint``, then ``epoch_*.pth`` and ``iter_*.pth`` by number."""
     candidates = []
     marker = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(marker):
@@ -96,10 +93,13 @@ def latest_complete_checkpoint(work_dir: str) -> Optional[str]:
         found = [p for p in glob.glob(osp.join(work_dir, pattern))
                  if re.search(r'_(\d+)\.pth$', p)]
         candidates += sorted(found, key=number, reverse=True)
-    seen = set()
+    unique = []
     for path in candidates:
-        if path not in seen and osp.isfile(path):
-            seen.add(path)
-            if _complete(path):
-                return path
-    return None
+        if path not in unique and osp.isfile(path):
+            unique.append(path)
+    return unique
+
+
+def latest_complete_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest of :func:`resume_candidates` that loads, or None."""
+    return next((p for p in resume_candidates(work_dir) if _complete(p)), None)

@@ -46,7 +46,8 @@ def _hint(missing: List[str], unexpected: List[str], shapes: List[str]) -> str:
         return 'it was trained for another detector: use the config it was trained with'
     if shapes:
         return ('the config differs from the one it was trained with (num_classes, '
-                'arch, act_num or channels): use that config')
+                'arch, act_num or channels): use that config (to fine-tune from it on '
+                'purpose, train.py --cfg-options strict_load=False)')
     return 'use the config the checkpoint was trained with'
 
 

@@ -126,7 +126,7 @@ TORCHRUN_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
 
 def check_launcher(launcher: str) -> None:
     """``--launcher pytorch`` outside torchrun would fail deep in torch.distributed."""
-    missing = [k for k in TORCHRUN_ENV if k not in os.environ]
+    missing = [k for k in TORCHRUN_ENV if not os.environ.get(k)]
     if launcher == 'pytorch' and missing:
         raise ConfigError(f'--launcher pytorch needs the environment torchrun sets '
                           f'({", ".join(missing)} missing): start it with '

@@ -83,12 +83,18 @@ DEEP_CHECK_BYTES = 50 * 2**20
 
 
 def check_coco_schema(data: dict, path: str, training: bool = False) -> None:
-    """The COCO instances layout that pycocotools and mmdet index without checks."""
+    """The COCO instances layout that pycocotools and mmdet index without checks.
+
+    A file without "annotations" (COCO's image_info_test-dev) is accepted
+    except for training.
+    """
     def bad(what: str) -> DatasetError:
         return DatasetError(f'annotation file {path!r}: {what}; a COCO instances file has '
                             f'"images" [{{id: int, file_name, width, height}}], "annotations" '
                             f'[{{id, image_id, category_id, bbox: [x, y, w, h]}}] and '
                             f'"categories" [{{id, name}}]')
+    if not training and 'annotations' not in data:
+        data = dict(data, annotations=[])
     for key in ('images', 'annotations', 'categories'):
         if not isinstance(data.get(key), list):
             raise bad(f'"{key}" is missing or not a list')

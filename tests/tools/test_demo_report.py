@@ -11,25 +11,27 @@ def not_blank(path) -> bool:
 
 
 def test_report_writes_the_table_and_two_pictures(trained_retinanet, spread_scores_checkpoint,
-                                                  tmp_path):
+                                                  shapes_root, tmp_path):
     work_dir, _, options = trained_retinanet
-    predict(REPO / 'configs' / 'retinanet_vanillanet11.py', spread_scores_checkpoint, options,
-            tmp_path)  # writes tmp_path/pred_0.pkl
-    proc = run_tool('demo_report.py', work_dir, tmp_path / 'pred_0.pkl', '--out-dir', tmp_path,
-                    '--score-thr', 0.5)
+    results = tmp_path / 'results'
+    predict(REPO / 'configs' / 'retinanet_vanillanet11.py', spread_scores_checkpoint,
+            options + [f'test_evaluator.outfile_prefix={results}'], tmp_path)
+    report = ('demo_report.py', work_dir, f'{results}.bbox.json', '--ann-file',
+              f'{shapes_root}/annotations/instances_val.json', '--img-dir',
+              f'{shapes_root}/val', '--out-dir', tmp_path)
+    proc = run_tool(*report, '--score-thr', 0.5)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[0].split() == ['epoch', 'AP', 'AP50', 'loss', 'time']
     for name in ('curves.png', 'detections.png'):
         assert not_blank(tmp_path / name), name
     # The boxes are drawn: the picture changes with the threshold.
     before = plt.imread(tmp_path / 'detections.png')
-    run_tool('demo_report.py', work_dir, tmp_path / 'pred_0.pkl', '--out-dir', tmp_path,
-             '--score-thr', 1.0)
+    run_tool(*report, '--score-thr', 1.0)
     after = plt.imread(tmp_path / 'detections.png')
     assert before.shape != after.shape or (before != after).any()
 
 
 def test_report_without_a_training_run_is_one_line(tmp_path):
-    proc = run_tool('demo_report.py', tmp_path, tmp_path / 'p.pkl')
+    proc = run_tool('demo_report.py', tmp_path, tmp_path / 'r.bbox.json')
     assert proc.returncode == 2 and 'Traceback' not in proc.stderr
     assert proc.stderr.startswith('error: no training run')

@@ -19,12 +19,36 @@ CONFIGS = {'retinanet': OFFICIAL / 'retinanet_vanillanet13_mstrain_480-1024_adam
            'mask_rcnn': OFFICIAL / 'mask_rcnn_vanillanet13_mstrain_480-1024_adamw.py'}
 
 
+#: Module names in the released mmdet 2.x files (the official backbone's
+#: stem1/stem2/stages and mmdet 2.x's FPN and heads), written out rather than
+#: taken from our model, so a name that mmdet 3.x changed would be caught.
+OFFICIAL_2X_KEYS = {
+    'retinanet': ['backbone.stem1.0.weight', 'backbone.stem1.1.running_var',
+                  'backbone.stem2.0.bias', 'backbone.stem2.2.weight',
+                  'backbone.stem2.2.bn.running_mean', 'backbone.stages.0.conv1.0.weight',
+                  'backbone.stages.0.conv1.1.num_batches_tracked',
+                  'backbone.stages.2.conv2.1.weight', 'backbone.stages.2.act.weight',
+                  'backbone.stages.2.act.bn.bias', 'neck.lateral_convs.0.conv.weight',
+                  'neck.fpn_convs.4.conv.bias', 'bbox_head.cls_convs.0.conv.weight',
+                  'bbox_head.reg_convs.0.conv.bias', 'bbox_head.retina_cls.weight',
+                  'bbox_head.retina_reg.bias'],
+    'mask_rcnn': ['backbone.stem1.0.weight', 'backbone.stages.2.act.bn.running_var',
+                  'neck.lateral_convs.2.conv.weight', 'neck.fpn_convs.2.conv.bias',
+                  'rpn_head.rpn_conv.weight', 'rpn_head.rpn_cls.bias', 'rpn_head.rpn_reg.weight',
+                  'roi_head.bbox_head.shared_fcs.0.weight', 'roi_head.bbox_head.shared_fcs.1.bias',
+                  'roi_head.bbox_head.fc_cls.weight', 'roi_head.bbox_head.fc_reg.bias',
+                  'roi_head.mask_head.convs.3.conv.weight', 'roi_head.mask_head.upsample.weight',
+                  'roi_head.mask_head.conv_logits.bias'],
+}
+
+
 def mmdet2_checkpoint(path, kind, options):
     """What mmdet 2.x's ``save_checkpoint`` wrote: ``meta`` with mmcv 1.x fields
     (numpy 1.x pickles inside), ``state_dict`` under the module names mmdet 3.x
     kept, ``optimizer``; no deep-training lambda (the official backbone has none)."""
     model, _, _ = build_detector(str(CONFIGS[kind]), cfg_options=cli_options(options))
     randomize_norms(model.backbone)
+    assert set(OFFICIAL_2X_KEYS[kind]) <= set(model.state_dict())
     state = collections.OrderedDict(
         (k, v) for k, v in model.state_dict().items() if 'deep_training_lambda' not in k)
     meta = dict(mmcv_version='1.7.1', mmdet_version='2.28.2', time='Mon Jun  5 10:00:00 2023',

@@ -86,6 +86,8 @@ def test_every_tool_refuses_a_malicious_checkpoint(trained_retinanet, tmp_path):
         ('reparameterize.py', config, evil, tmp_path / 'e', '--cfg-options', *options),
         ('benchmark.py', config, '--checkpoint', evil, '--iters', 1, '--cfg-options',
          *options),
+        ('infer.py', config, evil, f'{options[0].split("=")[1]}val', '--out-dir',
+         tmp_path / 'f', '--cfg-options', *options),
     ]
     for args in calls:
         proc = run_tool(*args)
@@ -93,6 +95,26 @@ def test_every_tool_refuses_a_malicious_checkpoint(trained_retinanet, tmp_path):
             (args[0], proc.stderr[-2000:])
         assert 'refused to load' in proc.stderr and 'posix.system' in proc.stderr
         assert not marker.exists(), args[0]
+
+
+def test_mmdet_tools_and_det_inferencer_surface_the_same_message(trained_retinanet, tmp_path):
+    """mmdet's own tools/test.py and DetInferencer meet our configs' safe loader
+    (custom_imports): their exception starts with the same one-line message."""
+    import mmdet
+    from mmdet.apis import DetInferencer
+    _, _, options = trained_retinanet
+    marker = tmp_path / 'pwned'
+    evil = malicious(tmp_path / 'evil.pth', marker)
+    config = REPO / 'configs' / 'retinanet_vanillanet11.py'
+    mmdet_test = os.path.join(os.path.dirname(mmdet.__file__), '.mim', 'tools', 'test.py')
+    proc = run_tool(mmdet_test, config, evil, '--work-dir', tmp_path / 'w',
+                    '--cfg-options', *options)
+    assert proc.returncode != 0 and not marker.exists()
+    assert f"CheckpointError: refused to load '{evil}'" in proc.stderr
+    with pytest.raises(CheckpointError) as error:
+        DetInferencer(model=str(config), weights=str(evil), device='cpu', show_progress=False)
+    assert str(error.value).startswith(f"refused to load '{evil}'")
+    assert '\n' not in str(error.value) and not marker.exists()
 
 
 def test_downloads_go_through_the_safe_loader(tmp_path, monkeypatch):
