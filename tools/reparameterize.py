@@ -19,7 +19,7 @@ from mmengine.runner.checkpoint import save_checkpoint
 
 import mmvanilla  # noqa: F401
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, run_cli, writable_dir
+from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, creatable_dir, run_cli
 from mmvanilla.utils.console import quiet_console
 from mmvanilla.utils.detector import build_detector, max_rel_err, pre_nms_outputs
 from mmvanilla.utils.errors import ConfigError
@@ -39,7 +39,7 @@ def main() -> None:
     add_verbose_arg(parser)
     args = parser.parse_args()
     quiet_console(args.verbose)
-    writable_dir(args.out_dir, 'output folder')
+    creatable_dir(args.out_dir, 'output folder')  # made only once the fusion checks out
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
     if getattr(model.backbone, 'deploy', False):
         raise ConfigError(f'{args.config!r} already builds a fused backbone: nothing to do')

@@ -111,6 +111,27 @@ def writable_dir(path: str, what: str) -> str:
     return path
 
 
+def creatable_dir(path: str, what: str) -> str:
+    """Like :func:`writable_dir`, but creates nothing: the nearest existing
+    ancestor must be a writable folder and every name short enough. For tools
+    that must leave nothing behind when they fail later."""
+    full = osp.abspath(path)
+    name_max = os.pathconf('/', 'PC_NAME_MAX')
+    problem = 'File name too long' if any(
+        len(part) > name_max for part in full.split(os.sep)) else None
+    existing = full
+    while not osp.exists(existing):
+        existing = osp.dirname(existing)
+    if problem is None and not osp.isdir(existing):
+        problem = 'Not a directory'
+    elif problem is None and not os.access(existing, os.W_OK | os.X_OK):
+        problem = 'Permission denied'
+    if problem:
+        raise ConfigError(f'{what} {path!r} cannot be written ({problem}): choose a '
+                          f'shorter path in a folder you can write to')
+    return path
+
+
 def writable_file(path: str, what: str) -> str:
     """``path`` is a file that will be written later: its folder is made and
     checked now, so an unwritable one fails before the work, not after."""
