@@ -283,7 +283,7 @@ def test_resume_in_a_work_dir_of_only_corrupt_checkpoints(shapes_root, tmp_path)
     (tmp_path / 'epoch_1.pth').write_bytes(b'PK\x03\x04 truncated')
     (tmp_path / 'epoch_2.pth').write_bytes(b'')
     proc = train(shapes_root, tmp_path, '--resume')
-    one_line_error(proc, 'every checkpoint in', 'epoch_1.pth, epoch_2.pth',
+    one_line_error(proc, 'every checkpoint in', 'epoch_2.pth, epoch_1.pth',
                    'truncated or corrupt')
     assert (tmp_path / 'epoch_1.pth').read_bytes() == b'PK\x03\x04 truncated'  # kept
 
