@@ -9,7 +9,13 @@ from mmengine.runner import Runner
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.runtime import reexec_with_tuned_runtime
-from mmvanilla.utils.cli import add_runner_args, load_runner_config, run_cli, writable_file
+from mmvanilla.utils.cli import (
+    add_custom_hook,
+    add_runner_args,
+    load_runner_config,
+    run_cli,
+    writable_file,
+)
 from mmvanilla.utils.config_checks import check_config
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
@@ -42,13 +48,12 @@ def build_cfg(args: argparse.Namespace) -> Config:
     cfg.load_from = args.checkpoint
     # mmengine only warns about keys that do not fit: evaluating such a model
     # would print mAP 0.000 and exit 0. This hook makes it one error.
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='CheckpointFitHook')]
+    add_custom_hook(cfg, 'CheckpointFitHook')
     if args.show_dir:
         cfg.default_hooks.visualization.update(
             draw=True, test_out_dir=args.show_dir)
     if args.deploy:
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type='SwitchToDeployHook')]
+        add_custom_hook(cfg, 'SwitchToDeployHook')
     return cfg
 
 

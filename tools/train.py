@@ -16,7 +16,7 @@ from mmvanilla.utils.checkpoint_files import (
     remove_stale_temporaries,
     resume_candidates,
 )
-from mmvanilla.utils.cli import add_runner_args, load_runner_config, run_cli
+from mmvanilla.utils.cli import add_custom_hook, add_runner_args, load_runner_config, run_cli
 from mmvanilla.utils.config_checks import check_config
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
@@ -55,10 +55,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
     if args.resume == 'auto':
         # The newest checkpoint that loads: a crash while saving cannot make
         # the run restart from a truncated file.
-        latest = latest_complete_checkpoint(cfg.work_dir) \
-            if osp.isdir(cfg.work_dir) else None
+        latest = latest_complete_checkpoint(cfg.work_dir)  # the work dir exists by now
         if latest is None:
-            corrupt = resume_candidates(cfg.work_dir) if osp.isdir(cfg.work_dir) else []
+            corrupt = resume_candidates(cfg.work_dir)
             if corrupt:
                 raise CheckpointError(
                     f'--resume: every checkpoint in {cfg.work_dir} is truncated or corrupt '
@@ -74,8 +73,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
     # --resume or load_from: the file must fit the model. Fine-tuning from a
     # checkpoint with another head: --cfg-options strict_load=False (mmengine's
     # partial loading, which only warns).
-    if cfg.get('load_from') and cfg.pop('strict_load', True):
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='CheckpointFitHook')]
+    strict = cfg.pop('strict_load', True)
+    if cfg.get('load_from') and strict:
+        add_custom_hook(cfg, 'CheckpointFitHook')
     return cfg
 
 

@@ -71,8 +71,13 @@ def load_runner_config(args: argparse.Namespace) -> Config:
     if not args.verbose and 'runner_type' not in cfg:
         # Console: warnings plus a few lines of progress; the log file keeps all.
         cfg.runner_type = 'QuietRunner'
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='ConsoleSummaryHook')]
+        add_custom_hook(cfg, 'ConsoleSummaryHook')
     return cfg
+
+
+def add_custom_hook(cfg: Config, hook_type: str) -> None:
+    """Append ``dict(type=hook_type)`` to the config's ``custom_hooks``."""
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type=hook_type)]
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:

@@ -26,6 +26,13 @@ class KnownThirdPartyNoise(logging.Filter):
         return not str(record.msg).startswith(self.PREFIXES)
 
 
+def quiet_handlers(logger: logging.Logger) -> None:
+    """The logger's console handlers show warnings only, known noise dropped."""
+    for handler in console_handlers(logger):
+        handler.setLevel(max(handler.level, logging.WARNING))
+        handler.addFilter(KnownThirdPartyNoise())
+
+
 def announce(logger: logging.Logger, message: str) -> None:
     """Log ``message`` at INFO and make sure it reaches the console too,
     also when the tools keep mmengine's INFO log off the console."""
@@ -38,9 +45,7 @@ def quiet_console(verbose: bool = False) -> None:
     """For tools without a Runner: mmengine's current logger (initialisation
     dumps, per-parameter info) shows warnings only unless ``verbose``."""
     if not verbose:
-        for handler in console_handlers(MMLogger.get_current_instance()):
-            handler.setLevel(max(handler.level, logging.WARNING))
-            handler.addFilter(KnownThirdPartyNoise())
+        quiet_handlers(MMLogger.get_current_instance())
 
 
 @contextlib.contextmanager

@@ -1,11 +1,9 @@
 """An mmengine Runner whose console shows warnings and a short summary only."""
-import logging
-
 from mmengine.logging import MMLogger
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvanilla.utils.console import KnownThirdPartyNoise, console_handlers, stdout_to_log
+from mmvanilla.utils.console import quiet_handlers, stdout_to_log
 
 
 @RUNNERS.register_module()
@@ -29,7 +27,5 @@ class QuietRunner(Runner):
 
     def build_logger(self, log_level='INFO', log_file=None, **kwargs) -> MMLogger:
         logger = super().build_logger(log_level, log_file, **kwargs)
-        for handler in console_handlers(logger):
-            handler.setLevel(max(handler.level, logging.WARNING))
-            handler.addFilter(KnownThirdPartyNoise())
+        quiet_handlers(logger)
         return logger
