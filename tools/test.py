@@ -3,11 +3,15 @@ import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
 import argparse
 import os.path as osp
 
+import torch
+
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmvanilla.deploy import add_precision_arg, resolve_precision
+from mmvanilla.deploy.apply import int8_model_path
 from mmvanilla.runtime import reexec_with_tuned_runtime
 from mmvanilla.utils.cli import (
     add_custom_hook,
@@ -33,6 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--deploy', action='store_true',
                         help='reparameterize the backbone to its fused form after '
                         'loading the checkpoint, before testing')
+    add_precision_arg(parser)
     add_runner_args(parser)
     return parser.parse_args()
 
@@ -52,8 +57,14 @@ def build_cfg(args: argparse.Namespace) -> Config:
     if args.show_dir:
         cfg.default_hooks.visualization.update(
             draw=True, test_out_dir=args.show_dir)
-    if args.deploy:
+    precision = resolve_precision(args.precision,
+                                  'cuda' if torch.cuda.is_available() else 'cpu')
+    if args.deploy or precision in ('bf16', 'fp16'):
         add_custom_hook(cfg, 'SwitchToDeployHook')
+    if precision != 'fp32':
+        int8_model = int8_model_path(cfg) if precision == 'int8' else None
+        add_custom_hook(cfg, 'DeployPrecisionHook', precision=precision,
+                        int8_model=int8_model)
     return cfg
 
 

@@ -75,9 +75,9 @@ def load_runner_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def add_custom_hook(cfg: Config, hook_type: str) -> None:
-    """Append ``dict(type=hook_type)`` to the config's ``custom_hooks``."""
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type=hook_type)]
+def add_custom_hook(cfg: Config, hook_type: str, **kwargs) -> None:
+    """Append ``dict(type=hook_type, **kwargs)`` to the config's ``custom_hooks``."""
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type=hook_type, **kwargs)]
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:

@@ -1,0 +1,42 @@
+"""Network inputs for post-training quantization: training images as the
+deployed model sees them (the config's test pipeline and data preprocessor)."""
+import copy
+from typing import Callable, List, Sequence, Tuple
+
+import numpy as np
+from mmengine.config import Config
+from torch import Tensor, nn
+
+from mmvanilla.utils.errors import DatasetError
+
+
+def evenly_spaced(count: int, total: int) -> List[int]:
+    """``count`` indices spread over ``range(total)`` (all if fewer)."""
+    if count >= total:
+        return list(range(total))
+    return sorted({int(round(i)) for i in np.linspace(0, total - 1, count)})
+
+
+def calibration_source(cfg: Config, model: nn.Module,
+                       count: int) -> Tuple[Sequence[int], Callable[[int], Tensor]]:
+    """(indices, load): ``count`` evenly spread training images, and a function
+    that turns one index into a 1xCxHxW network input. Images are decoded
+    only when asked for, so hundreds of them never sit in memory at once."""
+    from mmdet.registry import DATASETS
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    while 'dataset' in dataset_cfg:  # RepeatDataset, ClassBalancedDataset, ...
+        dataset_cfg = dataset_cfg.dataset
+    dataset_cfg.pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
+    try:
+        dataset = DATASETS.build(dataset_cfg)
+    except (FileNotFoundError, OSError) as e:
+        raise DatasetError(f'calibration needs the config\'s training images: {e}') from None
+    if len(dataset) == 0:
+        raise DatasetError('the config\'s training set has no images to calibrate on')
+    preprocessor = model.data_preprocessor
+
+    def load(index: int) -> Tensor:
+        item = dataset[index]
+        return preprocessor(dict(inputs=[item['inputs']], data_samples=[item['data_samples']]),
+                            False)['inputs']
+    return evenly_spaced(count, len(dataset)), load

@@ -1,0 +1,68 @@
+"""Which numeric precision a deployed detector runs in, and where it can."""
+import argparse
+from typing import Optional
+
+from mmvanilla.utils.errors import ConfigError
+
+PRECISIONS = ('fp32', 'bf16', 'int8', 'fp16')
+# What runs in which precision, as the tools print it and write it to JSON.
+DESCRIPTIONS = {
+    'fp32': 'backbone, neck and head in fp32; post-processing in fp32',
+    'bf16': 'backbone, neck and dense head in bf16 (channels-last nn.Conv2d); '
+            'RoI heads and post-processing in fp32',
+    'fp16': 'backbone, neck and dense head in fp16 (CUDA); RoI heads and '
+            'post-processing in fp32',
+    'int8': 'backbone, neck and head INT8 (OpenVINO, NNCF post-training '
+            'quantization); post-processing (mmdet) in fp32',
+}
+BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
+
+
+def cpu_flags() -> set:
+    """The CPU feature flags in /proc/cpuinfo (empty where it is unreadable)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('flags'):
+                    return set(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_has_native_bf16() -> bool:
+    """True where the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
+    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
+
+
+def resolve_precision(precision: str, device: str = 'cpu',
+                      notice=print) -> str:
+    """The precision to run: ``precision`` itself, or fp32 with one message
+    (through ``notice``) where a CPU lacks native bf16. Impossible requests
+    raise :class:`ConfigError`."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f'precision must be one of {", ".join(PRECISIONS)}, '
+                          f'got {precision!r}')
+    cuda = device.startswith('cuda')
+    if precision == 'fp16' and not cuda:
+        raise ConfigError('--precision fp16 is for CUDA devices; on CPU use '
+                          '--precision bf16 (or int8)')
+    if precision == 'int8' and cuda:
+        raise ConfigError('--precision int8 runs on CPU (OpenVINO): use --device cpu, '
+                          'or --precision fp16 on CUDA')
+    if precision == 'bf16' and not cuda and not cpu_has_native_bf16():
+        notice('note: this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16 '
+               'in /proc/cpuinfo), where bf16 is emulated and slower than fp32: '
+               'running fp32 instead')
+        return 'fp32'
+    return precision
+
+
+def add_precision_arg(parser: argparse.ArgumentParser,
+                      default: Optional[str] = 'fp32') -> None:
+    """--precision fp32|bf16|int8|fp16."""
+    parser.add_argument(
+        '--precision', choices=PRECISIONS, default=default,
+        help='run the fused detector in this precision (post-processing stays fp32): '
+        'bf16 needs a CPU with avx512_bf16 or AMX (else fp32 with a note); int8 '
+        'needs a network made by tools/quantize.py; fp16 is CUDA only (untested)')

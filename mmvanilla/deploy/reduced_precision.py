@@ -1,0 +1,53 @@
+"""Run a detector's network in bf16 (CPU) or fp16 (CUDA).
+
+The backbone, the neck and the dense head (RetinaNet's head, or a two-stage
+detector's RPN head) are cast to ``dtype`` in channels-last layout, where
+oneDNN's bf16 convolutions are fastest. Their outputs are cast back to fp32
+by forward hooks, so mmdet's post-processing (box decoding, NMS) and a
+two-stage detector's RoI heads run in fp32, as they do in fp32 models.
+"""
+from typing import List
+
+import torch
+from torch import nn
+
+
+def _to_float(tensors):
+    if isinstance(tensors, torch.Tensor):
+        return tensors.float() if tensors.is_floating_point() else tensors
+    if isinstance(tensors, (list, tuple)):
+        return type(tensors)(_to_float(t) for t in tensors)
+    return tensors
+
+
+def _cast_inputs(dtype: torch.dtype):
+    def cast(tensors):
+        if isinstance(tensors, torch.Tensor):
+            return tensors.to(dtype).contiguous(memory_format=torch.channels_last)
+        if isinstance(tensors, (list, tuple)):
+            return type(tensors)(cast(t) for t in tensors)
+        return tensors
+
+    def hook(module, args):
+        return tuple(cast(a) for a in args)
+    return hook
+
+
+def _cast_outputs_to_float(module, args, output):
+    return _to_float(output)
+
+
+def reduced_precision_modules(model: nn.Module) -> List[nn.Module]:
+    """The modules :func:`to_reduced_precision` casts: backbone, neck, dense head."""
+    head = model.bbox_head if hasattr(model, 'bbox_head') else getattr(model, 'rpn_head', None)
+    return [m for m in (model.backbone, getattr(model, 'neck', None), head)
+            if m is not None]
+
+
+def to_reduced_precision(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Cast ``model``'s network (see module doc) to ``dtype``, in place."""
+    for module in reduced_precision_modules(model):
+        module.to(dtype=dtype, memory_format=torch.channels_last)
+        module.register_forward_pre_hook(_cast_inputs(dtype))
+        module.register_forward_hook(_cast_outputs_to_float)
+    return model

@@ -1,0 +1,31 @@
+"""Run the fused model in bf16, fp16 or INT8 for testing (``tools/test.py --precision``)."""
+from typing import Optional
+
+from mmdet.registry import HOOKS
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mmvanilla.utils.console import announce
+
+
+@HOOKS.register_module()
+class DeployPrecisionHook(Hook):
+    """After the checkpoint is loaded and the model fused (SwitchToDeployHook
+    runs first), switch it to ``precision`` before testing.
+
+    Args:
+        precision: 'bf16', 'fp16' or 'int8' ('fp32' changes nothing).
+        int8_model: The OpenVINO INT8 network (``tools/quantize.py``), for int8.
+    """
+
+    priority = 'HIGH'
+
+    def __init__(self, precision: str, int8_model: Optional[str] = None):
+        self.precision = precision
+        self.int8_model = int8_model
+
+    def before_test(self, runner) -> None:
+        from mmvanilla.deploy.apply import apply_precision
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        info = apply_precision(model, self.precision, self.int8_model)
+        announce(runner.logger, f'precision {info["precision"]}: {info["runs"]}')

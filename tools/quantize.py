@@ -1,0 +1,136 @@
+"""Quantize a trained detector to INT8 (NNCF post-training quantization,
+OpenVINO runtime) and measure what it costs in accuracy.
+
+    python tools/quantize.py CONFIG CHECKPOINT OUT_DIR [--calib-images 300]
+
+Fuses the detector, calibrates its network (backbone, neck, head: everything
+before post-processing) on --calib-images images of the config's training set
+(through the test pipeline, as deployed), then evaluates fp32 and INT8 on the
+config's test set (--eval-images to use only its first N). Writes to OUT_DIR:
+  network_int8.xml/.bin  the INT8 network (OpenVINO IR)
+  fused.pth, config.py   the fused detector (post-processing, fp32 reference)
+  quantization.json      calibration, versions, metrics and the AP drop
+then test it as deployed:
+    python tools/test.py OUT_DIR/config.py OUT_DIR/fused.pth --precision int8
+Single-stage detectors (two-stage ones: --precision bf16).
+"""
+import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
+import argparse
+import contextlib
+import copy
+import json
+import logging
+import os
+import os.path as osp
+import sys
+import time
+
+from mmengine.logging import MMLogger
+from mmengine.runner.checkpoint import save_checkpoint
+
+import mmvanilla  # noqa: F401
+from mmvanilla.deploy import check_single_stage
+from mmvanilla.deploy.apply import INT8_MODEL_KEY, apply_precision
+from mmvanilla.deploy.calibration import calibration_source
+from mmvanilla.deploy.evaluation import evaluate
+from mmvanilla.deploy.quantization import quantize_detector
+from mmvanilla.engine import switch_to_deploy
+from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
+from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, creatable_dir, run_cli
+from mmvanilla.utils.console import quiet_console, stdout_to_log
+from mmvanilla.utils.detector import build_detector
+from mmvanilla.utils.errors import ConfigError
+
+XML_NAME = 'network_int8.xml'
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('out_dir')
+    parser.add_argument('--calib-images', type=int, default=300,
+                        help='training images to calibrate on (default 300)')
+    parser.add_argument('--eval-images', type=int,
+                        help='evaluate fp32 and INT8 on the first N test images only '
+                        '(default: the whole test set)')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
+    add_verbose_arg(parser)
+    return parser.parse_args()
+
+
+def bbox_ap(metrics: dict) -> float:
+    key = next((k for k in metrics if k.endswith('bbox_mAP')), None)
+    return metrics[key] if key else float('nan')
+
+
+def main() -> None:
+    reexec_with_tuned_runtime()
+    args = parse_args()
+    quiet_console(args.verbose)
+    if args.calib_images < 1 or (args.eval_images is not None and args.eval_images < 1):
+        raise ConfigError('--calib-images and --eval-images must be >= 1')
+    creatable_dir(args.out_dir, 'output folder')  # made once quantization has worked
+    model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
+    check_single_stage(model, 'tools/quantize.py')
+    switch_to_deploy(model)
+    logger = MMLogger.get_current_instance()
+    # pycocotools' index messages, NNCF's progress bars: to the log unless --verbose
+    to_log = contextlib.nullcontext if args.verbose else lambda: stdout_to_log(logger)
+    if not args.verbose:
+        logging.getLogger('nncf').setLevel(logging.WARNING)
+        # imported by NNCF: 'No CUDA runtime is found' on every CPU machine
+        logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
+    with to_log():
+        indices, load = calibration_source(cfg, model, args.calib_images)
+    print(f'calibrating on {len(indices)} training images ...', flush=True)
+    start = time.perf_counter()
+    os.makedirs(args.out_dir, exist_ok=True)
+    xml_path = osp.join(args.out_dir, XML_NAME)
+    with to_log():
+        quantize_detector(model, indices, load, xml_path)
+    calib_s = time.perf_counter() - start
+
+    # The fused fp32 detector beside it: post-processing, and the reference.
+    save_checkpoint(dict(meta=dict(meta, reparameterized=True,
+                                   source_checkpoint=args.checkpoint),
+                         state_dict=model.state_dict()),
+                    osp.join(args.out_dir, 'fused.pth'))
+    cfg.model.backbone.deploy = True
+    cfg.model.backbone.init_cfg = None
+    cfg.load_from = None
+    cfg[INT8_MODEL_KEY] = XML_NAME
+    cfg.dump(osp.join(args.out_dir, 'config.py'))
+
+    print('evaluating fp32 and INT8 ...', flush=True)
+    int8 = copy.deepcopy(model)
+    info = apply_precision(int8, 'int8', xml_path)
+    with to_log():
+        fp32_metrics = evaluate(model, cfg, args.eval_images)
+        int8_metrics = evaluate(int8, cfg, args.eval_images)
+    drop = bbox_ap(fp32_metrics) - bbox_ap(int8_metrics)
+    report = dict(
+        config=args.config, checkpoint=args.checkpoint, int8_model=xml_path,
+        calibration=dict(images=len(indices), source='training set, test pipeline',
+                         seconds=round(calib_s, 1)),
+        eval_images=args.eval_images or 'all', metrics=dict(fp32=fp32_metrics, int8=int8_metrics),
+        bbox_ap_drop=drop, int8=info, versions=_versions(), runtime=runtime_description(),
+        command=' '.join([osp.relpath(sys.executable)] + sys.argv))
+    with open(osp.join(args.out_dir, 'quantization.json'), 'w') as f:
+        json.dump(report, f, indent=2)
+    print(f'bbox AP fp32 {bbox_ap(fp32_metrics):.3f}  int8 {bbox_ap(int8_metrics):.3f}  '
+          f'(drop {drop:.3f})')
+    print(f'wrote {args.out_dir}/{{{XML_NAME},fused.pth,config.py,quantization.json}}\n'
+          f'test it: python tools/test.py {args.out_dir}/config.py {args.out_dir}/fused.pth '
+          '--precision int8')
+
+
+def _versions() -> dict:
+    import nncf
+    import openvino
+    return dict(openvino=openvino.__version__, nncf=nncf.__version__)
+
+
+if __name__ == '__main__':
+    run_cli(main)
