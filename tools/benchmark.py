@@ -29,6 +29,8 @@ from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmvanilla.deploy import DESCRIPTIONS, add_precision_arg, resolve_precision
+from mmvanilla.deploy.apply import apply_precision, int8_model_path
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
 from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, run_cli, writable_file
@@ -46,6 +48,7 @@ def parse_args() -> argparse.Namespace:
     mode.add_argument('--no-fuse', action='store_true', help='time the unfused model only')
     mode.add_argument('--compare', action='store_true',
                       help='time fused and unfused, side by side')
+    add_precision_arg(parser)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--out', default='benchmark.json', help='JSON file to write')
@@ -98,8 +101,12 @@ def summary(times: List[float]) -> Dict[str, float]:
                 latency_ms_p90=pct(90), latency_ms_p99=pct(99))
 
 
-def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str) -> dict:
+def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str,
+            whole_network: bool = False) -> dict:
+    """Timings; ``whole_network``: the backbone slot runs backbone, neck and
+    head (an OpenVINO network), reported as ``network_ms_median``."""
     single_stage = hasattr(model, 'bbox_head') and not hasattr(model, 'roi_head')
+    first = 'network' if whole_network else 'backbone'
     parts = {k: [] for k in ('test_step', 'backbone', 'head_forward', 'postprocess')}
     detections = []
     bar = ProgressBar(len(warm) + len(items))
@@ -127,20 +134,22 @@ def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str) 
             bar.update()
     print()
     report = dict(summary(parts['test_step']),
-                  backbone_ms_median=statistics.median(parts['backbone']) * 1000,
+                  **{f'{first}_ms_median': statistics.median(parts['backbone']) * 1000},
                   detections_per_image_mean=statistics.mean(detections))
+    if single_stage and not whole_network:
+        report['head_forward_ms_median'] = statistics.median(parts['head_forward']) * 1000
     if single_stage:
-        report.update(head_forward_ms_median=statistics.median(parts['head_forward']) * 1000,
-                      postprocess_ms_median=statistics.median(parts['postprocess']) * 1000)
+        report['postprocess_ms_median'] = statistics.median(parts['postprocess']) * 1000
     if sync:
         report['peak_gpu_memory_mb'] = torch.cuda.max_memory_allocated() / 2**20
     else:  # process-wide peak so far: measure the smaller model first
         report['peak_rss_mb_so_far'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report['times_s'] = parts['test_step']
     print(f'{label:>8}: {report["fps_median"]:.3f} FPS (median), '
-          f'{report["latency_ms_p50"]:.0f} ms p50, backbone {report["backbone_ms_median"]:.0f} ms'
-          + (f', head {report["head_forward_ms_median"]:.0f} ms, post-process '
-             f'{report["postprocess_ms_median"]:.0f} ms' if single_stage else ''))
+          f'{report["latency_ms_p50"]:.0f} ms p50, {first} {report[first + "_ms_median"]:.0f} ms'
+          + (f', head {report["head_forward_ms_median"]:.0f} ms' if 'head_forward_ms_median'
+             in report else '')
+          + (f', post-process {report["postprocess_ms_median"]:.0f} ms' if single_stage else ''))
     return report
 
 
@@ -186,7 +195,9 @@ def main() -> None:
         raise ConfigError('--iters must be >= 1 and --warmup >= 0')
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         raise ConfigError('--device cuda: no CUDA device here; use --device cpu')
+    precision = resolve_precision(args.precision, args.device)
     model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
+    int8_model = int8_model_path(cfg) if precision == 'int8' else None
     model = model.to(args.device)
     sync = args.device.startswith('cuda')
     items, source = load_images(cfg, args.iters + args.warmup)
@@ -194,16 +205,21 @@ def main() -> None:
     results = {}
     for mode in modes:
         model_m = copy.deepcopy(model)
+        info = dict(precision='fp32', runs=DESCRIPTIONS['fp32'])
         if mode == 'fused':
             switch_to_deploy(model_m)
+            info = apply_precision(model_m, precision, int8_model)
+        label = mode if info['precision'] == 'fp32' else f'{mode} {info["precision"]}'
         results[mode] = measure(model_m, items[:args.warmup], items[args.warmup:], sync,
-                                mode)
+                                label, whole_network='int8_model' in info)
+        results[mode]['precision'] = info
         # The paper's table counts the fused form's parameters (FLOPs: get_flops.py).
-        results[mode]['params_m'] = sum(p.numel() for p in model_m.parameters()) / 1e6
+        if 'int8_model' not in info:  # (an OpenVINO network has no torch parameters)
+            results[mode]['params_m'] = sum(p.numel() for p in model_m.parameters()) / 1e6
         del model_m
     out = dict(config=args.config, checkpoint=args.checkpoint,
                trained_weights=bool(args.checkpoint), images=source, batch_size=1,
-               device=args.device, iters=args.iters, warmup=args.warmup,
+               device=args.device, precision_requested=args.precision, iters=args.iters, warmup=args.warmup,
                input_shape=list(items[0]['inputs'].shape), results=results,
                runtime=dict(runtime_description(),
                             onednn_plan=os.environ.get('MMVANILLA_ONEDNN', '1') != '0'),

@@ -1,5 +1,5 @@
-"""Quantize a trained detector to INT8 (NNCF post-training quantization,
-OpenVINO runtime) and measure what it costs in accuracy.
+"""Quantize a trained detector to INT8 (ONNX Runtime static quantization to a
+QDQ ONNX model, run by OpenVINO) and measure what it costs in accuracy.
 
     python tools/quantize.py CONFIG CHECKPOINT OUT_DIR [--calib-images 300]
 
@@ -7,7 +7,7 @@ Fuses the detector, calibrates its network (backbone, neck, head: everything
 before post-processing) on --calib-images images of the config's training set
 (through the test pipeline, as deployed), then evaluates fp32 and INT8 on the
 config's test set (--eval-images to use only its first N). Writes to OUT_DIR:
-  network_int8.xml/.bin  the INT8 network (OpenVINO IR)
+  network_int8.onnx      the INT8 network (QDQ ONNX: OpenVINO or ONNX Runtime)
   fused.pth, config.py   the fused detector (post-processing, fp32 reference)
   quantization.json      calibration, versions, metrics and the AP drop
 then test it as deployed:
@@ -19,11 +19,11 @@ import argparse
 import contextlib
 import copy
 import json
-import logging
 import os
 import os.path as osp
 import sys
 import time
+from typing import Optional
 
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import save_checkpoint
@@ -41,7 +41,7 @@ from mmvanilla.utils.console import quiet_console, stdout_to_log
 from mmvanilla.utils.detector import build_detector
 from mmvanilla.utils.errors import ConfigError
 
-XML_NAME = 'network_int8.xml'
+INT8_NAME = 'network_int8.onnx'
 
 
 def parse_args() -> argparse.Namespace:
@@ -60,9 +60,14 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def bbox_ap(metrics: dict) -> float:
+def bbox_ap(metrics: dict) -> Optional[float]:
+    """bbox AP; None where the evaluator returned nothing (no detections)."""
     key = next((k for k in metrics if k.endswith('bbox_mAP')), None)
-    return metrics[key] if key else float('nan')
+    return metrics[key] if key else None
+
+
+def ap_text(ap: Optional[float]) -> str:
+    return 'none (no detections)' if ap is None else f'{ap:.3f}'
 
 
 def main() -> None:
@@ -76,20 +81,16 @@ def main() -> None:
     check_single_stage(model, 'tools/quantize.py')
     switch_to_deploy(model)
     logger = MMLogger.get_current_instance()
-    # pycocotools' index messages, NNCF's progress bars: to the log unless --verbose
+    # pycocotools' index messages: to the log unless --verbose
     to_log = contextlib.nullcontext if args.verbose else lambda: stdout_to_log(logger)
-    if not args.verbose:
-        logging.getLogger('nncf').setLevel(logging.WARNING)
-        # imported by NNCF: 'No CUDA runtime is found' on every CPU machine
-        logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
     with to_log():
         indices, load = calibration_source(cfg, model, args.calib_images)
     print(f'calibrating on {len(indices)} training images ...', flush=True)
     start = time.perf_counter()
     os.makedirs(args.out_dir, exist_ok=True)
-    xml_path = osp.join(args.out_dir, XML_NAME)
+    int8_path = osp.join(args.out_dir, INT8_NAME)
     with to_log():
-        quantize_detector(model, indices, load, xml_path)
+        quantize_detector(model, indices, load, int8_path)
     calib_s = time.perf_counter() - start
 
     # The fused fp32 detector beside it: post-processing, and the reference.
@@ -100,18 +101,19 @@ def main() -> None:
     cfg.model.backbone.deploy = True
     cfg.model.backbone.init_cfg = None
     cfg.load_from = None
-    cfg[INT8_MODEL_KEY] = XML_NAME
+    cfg[INT8_MODEL_KEY] = INT8_NAME
     cfg.dump(osp.join(args.out_dir, 'config.py'))
 
     print('evaluating fp32 and INT8 ...', flush=True)
     int8 = copy.deepcopy(model)
-    info = apply_precision(int8, 'int8', xml_path)
+    info = apply_precision(int8, 'int8', int8_path)
     with to_log():
         fp32_metrics = evaluate(model, cfg, args.eval_images)
         int8_metrics = evaluate(int8, cfg, args.eval_images)
-    drop = bbox_ap(fp32_metrics) - bbox_ap(int8_metrics)
+    fp32_ap, int8_ap = bbox_ap(fp32_metrics), bbox_ap(int8_metrics)
+    drop = None if fp32_ap is None or int8_ap is None else fp32_ap - int8_ap
     report = dict(
-        config=args.config, checkpoint=args.checkpoint, int8_model=xml_path,
+        config=args.config, checkpoint=args.checkpoint, int8_model=int8_path,
         calibration=dict(images=len(indices), source='training set, test pipeline',
                          seconds=round(calib_s, 1)),
         eval_images=args.eval_images or 'all', metrics=dict(fp32=fp32_metrics, int8=int8_metrics),
@@ -119,17 +121,17 @@ def main() -> None:
         command=' '.join([osp.relpath(sys.executable)] + sys.argv))
     with open(osp.join(args.out_dir, 'quantization.json'), 'w') as f:
         json.dump(report, f, indent=2)
-    print(f'bbox AP fp32 {bbox_ap(fp32_metrics):.3f}  int8 {bbox_ap(int8_metrics):.3f}  '
-          f'(drop {drop:.3f})')
-    print(f'wrote {args.out_dir}/{{{XML_NAME},fused.pth,config.py,quantization.json}}\n'
+    print(f'bbox AP fp32 {ap_text(fp32_ap)}  int8 {ap_text(int8_ap)}'
+          + ('' if drop is None else f'  (drop {drop:.3f})'))
+    print(f'wrote {args.out_dir}/{{{INT8_NAME},fused.pth,config.py,quantization.json}}\n'
           f'test it: python tools/test.py {args.out_dir}/config.py {args.out_dir}/fused.pth '
           '--precision int8')
 
 
 def _versions() -> dict:
-    import nncf
+    import onnxruntime
     import openvino
-    return dict(openvino=openvino.__version__, nncf=nncf.__version__)
+    return dict(onnxruntime=onnxruntime.__version__, openvino=openvino.__version__)
 
 
 if __name__ == '__main__':

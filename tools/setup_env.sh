@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create (or verify) the mmvanilla environment: a venv with torch, mmcv (with ops),
-# mmdet, mmpretrain and mmvanilla in editable mode. Safe to re-run: a complete
+# mmdet, mmpretrain and mmvanilla in editable mode with its dev and deploy extras
+# (pytest; ONNX Runtime and OpenVINO for --precision int8). Safe to re-run: a complete
 # environment is detected in seconds.
 #
 #   VENV=path        where the venv lives (default: <repo>/.venv)
@@ -21,6 +22,7 @@ MMCV_VERSION=2.1.0
 check() {
   "$venv/bin/python" - <<'PY' 2>/dev/null
 import mmcv, mmcv.ops, mmdet, mmpretrain, mmengine, pycocotools, pytest, torch, torchvision
+import onnxruntime, openvino
 import mmvanilla
 PY
 }
@@ -61,7 +63,7 @@ if ! "${pip[@]}" install -q --no-index --no-deps "${links[@]}" "mmcv==$MMCV_VERS
 fi
 "${pip[@]}" install -q "mmcv==$MMCV_VERSION" "${links[@]}"   # its pure-Python requirements
 
-"${pip[@]}" install -q --no-build-isolation -e "$repo[dev]" "${links[@]}"
+"${pip[@]}" install -q --no-build-isolation -e "$repo[dev,deploy]" "${links[@]}"
 
 check || { echo "[setup] ERROR: environment incomplete after install" >&2; exit 1; }
 echo "$want" > "$stamp"

@@ -59,7 +59,8 @@ def build_cfg(args: argparse.Namespace) -> Config:
             draw=True, test_out_dir=args.show_dir)
     precision = resolve_precision(args.precision,
                                   'cuda' if torch.cuda.is_available() else 'cpu')
-    if args.deploy or precision in ('bf16', 'fp16'):
+    # bf16/fp16 run the fused model; int8 runs its own (already fused) network
+    if precision in ('bf16', 'fp16') or (args.deploy and precision == 'fp32'):
         add_custom_hook(cfg, 'SwitchToDeployHook')
     if precision != 'fp32':
         int8_model = int8_model_path(cfg) if precision == 'int8' else None

@@ -10,8 +10,8 @@ from mmvanilla.deploy.precision import DESCRIPTIONS
 from mmvanilla.deploy.reduced_precision import to_reduced_precision
 from mmvanilla.utils.errors import ConfigError
 
-#: Config key, written by tools/quantize.py: the INT8 OpenVINO model (IR .xml),
-#: relative to the config file.
+#: Config key, written by tools/quantize.py: the INT8 network (QDQ ONNX), relative
+#: to the config file.
 INT8_MODEL_KEY = 'int8_model'
 
 

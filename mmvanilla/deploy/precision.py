@@ -12,8 +12,8 @@ DESCRIPTIONS = {
             'RoI heads and post-processing in fp32',
     'fp16': 'backbone, neck and dense head in fp16 (CUDA); RoI heads and '
             'post-processing in fp32',
-    'int8': 'backbone, neck and head INT8 (OpenVINO, NNCF post-training '
-            'quantization); post-processing (mmdet) in fp32',
+    'int8': 'backbone, neck and head INT8 (QDQ ONNX from ONNX Runtime static '
+            'quantization, run by OpenVINO); post-processing (mmdet) in fp32',
 }
 BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
 

@@ -2,9 +2,10 @@
 
 The backbone, the neck and the dense head (RetinaNet's head, or a two-stage
 detector's RPN head) are cast to ``dtype`` in channels-last layout, where
-oneDNN's bf16 convolutions are fastest. Their outputs are cast back to fp32
-by forward hooks, so mmdet's post-processing (box decoding, NMS) and a
-two-stage detector's RoI heads run in fp32, as they do in fp32 models.
+oneDNN's bf16 convolutions are fastest; forward pre-hooks cast what enters
+them. The neck's and the head's outputs are cast back to fp32 by forward
+hooks, so mmdet's post-processing (box decoding, NMS) and a two-stage
+detector's RoI heads run in fp32, as they do in fp32 models.
 """
 from typing import List
 
@@ -46,8 +47,10 @@ def reduced_precision_modules(model: nn.Module) -> List[nn.Module]:
 
 def to_reduced_precision(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     """Cast ``model``'s network (see module doc) to ``dtype``, in place."""
-    for module in reduced_precision_modules(model):
+    backbone, *others = reduced_precision_modules(model)
+    for module in [backbone] + others:
         module.to(dtype=dtype, memory_format=torch.channels_last)
         module.register_forward_pre_hook(_cast_inputs(dtype))
+    for module in others:
         module.register_forward_hook(_cast_outputs_to_float)
     return model

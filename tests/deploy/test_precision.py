@@ -1,0 +1,39 @@
+import pytest
+
+from mmvanilla.deploy import precision as precision_module
+from mmvanilla.deploy import resolve_precision
+from mmvanilla.utils.errors import ConfigError
+
+
+def test_cpu_without_native_bf16_runs_fp32_with_one_note(monkeypatch):
+    # An AVX-512 CPU without AVX512-BF16 or AMX (e.g. the Intel Xeon of this
+    # machine kind): bf16 would be emulated, slower than fp32.
+    monkeypatch.setattr(precision_module, 'cpu_flags', lambda: {'avx512f', 'avx512_vnni'})
+    notes = []
+    assert resolve_precision('bf16', 'cpu', notice=notes.append) == 'fp32'
+    assert len(notes) == 1
+    assert 'no native bf16' in notes[0] and 'running fp32 instead' in notes[0]
+
+
+@pytest.mark.parametrize('flag', ['avx512_bf16', 'amx_bf16'])
+def test_cpu_with_native_bf16_runs_bf16_silently(monkeypatch, flag):
+    monkeypatch.setattr(precision_module, 'cpu_flags', lambda: {'avx512f', flag})
+    notes = []
+    assert resolve_precision('bf16', 'cpu', notice=notes.append) == 'bf16'
+    assert notes == []
+
+
+@pytest.mark.parametrize('precision,device,hint', [
+    ('fp16', 'cpu', '--precision bf16'),
+    ('int8', 'cuda', '--device cpu'),
+    ('int4', 'cpu', 'fp32, bf16, int8, fp16'),
+])
+def test_impossible_precision_is_one_clear_error(precision, device, hint):
+    with pytest.raises(ConfigError, match=hint.replace('-', r'\-')):
+        resolve_precision(precision, device)
+
+
+def test_fp32_and_int8_need_no_cpu_feature(monkeypatch):
+    monkeypatch.setattr(precision_module, 'cpu_flags', lambda: set())
+    assert resolve_precision('fp32') == 'fp32'
+    assert resolve_precision('int8') == 'int8'

@@ -1,0 +1,67 @@
+"""bf16 (and the same code path for fp16) agrees with fp32 on a tiny trained
+detector, and hands fp32 to mmdet's post-processing."""
+import copy
+
+import torch
+
+from mmvanilla.deploy import to_reduced_precision
+from mmvanilla.engine import switch_to_deploy
+from mmvanilla.utils.detector import build_detector, max_rel_err, pre_nms_outputs
+from tests.conftest import REPO, cli_options, val_batches
+
+CONFIG = str(REPO / 'configs' / 'retinanet_vanillanet11.py')
+# bf16 keeps 8 significant bits: each rounding is off by up to 2^-9 (2e-3)
+# relative. Over the tiny detector's ~15 conv layers the errors add up to
+# ~1e-2 of each map's largest value (VN-11 at 1280x800: 1.1e-2); the bound is
+# 20 roundings' worth.
+BF16_TOLERANCE = 20 * 2.0 ** -9
+
+
+def fused_detector(trained_retinanet):
+    _, checkpoint, options = trained_retinanet
+    model, cfg, _ = build_detector(CONFIG, str(checkpoint), cli_options(options))
+    switch_to_deploy(model)
+    return model, cfg
+
+
+def test_bf16_outputs_agree_with_fp32(trained_retinanet):
+    model, cfg = fused_detector(trained_retinanet)
+    bf16 = to_reduced_precision(copy.deepcopy(model), torch.bfloat16)
+    assert next(bf16.backbone.parameters()).dtype == torch.bfloat16
+    for inputs in val_batches(cfg):
+        expected = pre_nms_outputs(model, inputs)
+        got = pre_nms_outputs(bf16, inputs)
+        # FPN maps and the head's outputs come back as fp32 for post-processing
+        assert all(t.dtype == torch.float32 for t in got)
+        err = max_rel_err(got, expected)
+        assert 0 < err <= BF16_TOLERANCE
+
+
+def test_bf16_detector_predicts_in_fp32(trained_retinanet):
+    model, cfg = fused_detector(trained_retinanet)
+    to_reduced_precision(model, torch.bfloat16)
+    from mmdet.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    with torch.no_grad():
+        result = model.test_step(pseudo_collate([dataset[0]]))[0]
+    assert result.pred_instances.bboxes.dtype == torch.float32
+    assert result.pred_instances.scores.dtype == torch.float32
+
+
+def test_two_stage_detector_runs_rpn_in_bf16_and_roi_heads_in_fp32(shapes_root):
+    from tests.detection_options import tiny_detector_options
+    options = cli_options(tiny_detector_options(shapes_root, 'mask_rcnn'))
+    model, cfg, _ = build_detector(str(REPO / 'configs' / 'mask_rcnn_vanillanet11.py'),
+                                   cfg_options=options)
+    switch_to_deploy(model)
+    to_reduced_precision(model, torch.bfloat16)
+    assert next(model.rpn_head.parameters()).dtype == torch.bfloat16
+    assert next(model.roi_head.parameters()).dtype == torch.float32
+    from mmdet.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    with torch.no_grad():
+        result = model.test_step(pseudo_collate([dataset[0]]))[0]
+    assert result.pred_instances.bboxes.dtype == torch.float32
+    assert result.pred_instances.masks.shape[-2:] == result.ori_shape

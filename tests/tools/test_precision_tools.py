@@ -1,0 +1,83 @@
+"""--precision in tools/test.py and tools/benchmark.py; tools/quantize.py."""
+import json
+
+from mmvanilla.deploy import cpu_has_native_bf16
+from tests.conftest import REPO, coco_metrics, log_text, run_tool
+from tests.tools.test_bad_inputs import one_line_error
+
+CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
+
+
+def test_quantized_artefact_round_trips_through_test_and_benchmark(
+        trained_retinanet, spread_scores_checkpoint, tmp_path):
+    # (spread scores: hundreds of detections per image, so COCO metrics exist)
+    _, _, options = trained_retinanet
+    checkpoint = spread_scores_checkpoint
+    out = tmp_path / 'int8'
+    proc = run_tool('quantize.py', CONFIG, checkpoint, out, '--calib-images', 4,
+                    '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'calibrating on 4 training images' in proc.stdout
+    assert 'bbox AP fp32' in proc.stdout and 'int8' in proc.stdout
+    assert 'Traceback' not in proc.stderr and 'Statistics collection' not in proc.stdout
+    report = json.loads((out / 'quantization.json').read_text())
+    assert report['calibration']['images'] == 4
+    int8_metrics = report['metrics']['int8']
+    assert abs(report['bbox_ap_drop'] - (report['metrics']['fp32']['coco/bbox_mAP']
+                                          - int8_metrics['coco/bbox_mAP'])) < 1e-9
+
+    # test.py loads the artefact by its config and prints the same metrics
+    work = tmp_path / 'test_int8'
+    proc = run_tool('test.py', out / 'config.py', out / 'fused.pth', '--precision', 'int8',
+                    '--work-dir', work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'precision int8' in proc.stdout
+    assert coco_metrics(log_text(work)) == {
+        k.split('/')[1]: v for k, v in int8_metrics.items()}
+
+    # benchmark.py times it and says what ran in which precision
+    result = tmp_path / 'bench.json'
+    proc = run_tool('benchmark.py', out / 'config.py', '--checkpoint', out / 'fused.pth',
+                    '--precision', 'int8', '--iters', 1, '--warmup', 0, '--out', result)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    fused = json.loads(result.read_text())['results']['fused']
+    assert fused['precision']['precision'] == 'int8'
+    assert 'post-processing (mmdet) in fp32' in fused['precision']['runs']
+    assert fused['network_ms_median'] > 0 and 'backbone_ms_median' not in fused
+
+
+def test_bf16_test_and_benchmark_state_the_precision_they_ran(
+        trained_retinanet, spread_scores_checkpoint, tmp_path):
+    _, _, options = trained_retinanet
+    checkpoint = spread_scores_checkpoint
+    work = tmp_path / 'test_bf16'
+    proc = run_tool('test.py', CONFIG, checkpoint, '--precision', 'bf16', '--work-dir', work,
+                    '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ran = 'bf16' if cpu_has_native_bf16() else 'fp32'
+    if ran == 'bf16':
+        assert 'precision bf16: backbone, neck and dense head in bf16' in proc.stdout
+    else:
+        assert 'running fp32 instead' in proc.stdout
+    assert 'bbox_mAP' in coco_metrics(log_text(work))
+    result = tmp_path / 'bench.json'
+    proc = run_tool('benchmark.py', CONFIG, '--checkpoint', checkpoint, '--precision', 'bf16',
+                    '--iters', 1, '--warmup', 0, '--out', result, '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(result.read_text())
+    assert report['precision_requested'] == 'bf16'
+    assert report['results']['fused']['precision']['precision'] == ran
+
+
+def test_precision_misuse_is_one_line(trained_retinanet, shapes_root, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    proc = run_tool('test.py', CONFIG, checkpoint, '--precision', 'int8',
+                    '--work-dir', tmp_path / 'w', '--cfg-options', *options)
+    one_line_error(proc, 'tools/quantize.py CONFIG CHECKPOINT OUT_DIR')
+    proc = run_tool('test.py', CONFIG, checkpoint, '--precision', 'fp16',
+                    '--work-dir', tmp_path / 'w', '--cfg-options', *options)
+    one_line_error(proc, 'fp16 is for CUDA', '--precision bf16')
+    proc = run_tool('quantize.py', CONFIG, checkpoint, tmp_path / 'q', '--calib-images', 0,
+                    '--cfg-options', *options)
+    one_line_error(proc, '--calib-images and --eval-images must be >= 1')
+    assert not (tmp_path / 'q').exists()
