@@ -6,6 +6,7 @@ the weights once and keeps activations blocked from the stem to the last
 block, converting back only the emitted maps. Same arithmetic, same results.
 Off with ``MMVANILLA_ONEDNN=0``.
 """
+import functools
 import os
 from typing import List, Tuple
 
@@ -14,9 +15,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+@functools.lru_cache(maxsize=None)
+def onednn_runs_bf16() -> bool:
+    """Can oneDNN run bf16 convolutions on this CPU? (AVX-512 BW/VL/DQ or
+    AVX-NE-CONVERT: torch refuses bf16 oneDNN tensors elsewhere, e.g. on AVX2.)"""
+    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def onednn_enabled(x: Tensor) -> bool:
-    """Use a plan for this input? CPU fp32, no autograd, no tracing/export."""
-    return (x.device.type == 'cpu' and x.dtype == torch.float32
+    """Use a plan for this input? CPU fp32, or bf16 (``--precision bf16``)
+    where oneDNN runs it; no autograd, no tracing/export."""
+    return (x.device.type == 'cpu'
+            and (x.dtype == torch.float32
+                 or (x.dtype == torch.bfloat16 and onednn_runs_bf16()))
             and not torch.is_grad_enabled()
             and torch.backends.mkldnn.is_available()
             and os.environ.get('MMVANILLA_ONEDNN', '1') != '0'
@@ -28,7 +39,8 @@ def onednn_enabled(x: Tensor) -> bool:
 def pack_conv_weight(weight: Tensor, padding, stride, groups: int) -> Tensor:
     """``weight`` reordered once into oneDNN's layout for these conv settings."""
     return torch._C._nn.mkldnn_reorder_conv2d_weight(
-        weight.detach().to_mkldnn(), list(padding), list(stride), [1, 1], groups)
+        weight.detach().contiguous().to_mkldnn(), list(padding), list(stride), [1, 1],
+        groups)
 
 
 class _Layer:
