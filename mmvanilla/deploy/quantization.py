@@ -40,7 +40,13 @@ def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[np.ndarray]) 
     """Quantize the ONNX model at ``fp32_path`` (one input, ``input``) to INT8
     QDQ at ``int8_path`` with ``onnxruntime.quantization.quantize_static``:
     INT8 weights per output channel, INT8 activations with ranges from the
-    min/max of each tensor over ``inputs`` (read one at a time)."""
+    min/max of each tensor over ``inputs`` (read one at a time).
+
+    Weights use 7 of their 8 bits (``reduce_range``): CPUs without VNNI (AVX2,
+    early AVX-512) multiply u8 x s8 pairs with ``vpmaddubsw``, whose int16
+    sums saturate with full-range weights (measured on an AVX2 EPYC: 0.25
+    relative error instead of 0.04 on the tiny test detector). The model then
+    runs correctly on every x86 CPU, whichever one quantized it."""
     try:
         from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
                                               quantize_static)
@@ -62,7 +68,7 @@ def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[np.ndarray]) 
     logging.getLogger().addFilter(advice)
     try:
         quantize_static(fp32_path, int8_path, Inputs(), quant_format=QuantFormat.QDQ,
-                        per_channel=True)
+                        per_channel=True, reduce_range=True)
     finally:
         logging.getLogger().removeFilter(advice)
 

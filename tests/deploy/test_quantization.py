@@ -23,8 +23,9 @@ INT8_TOLERANCE = 50 / 510
 
 
 @pytest.fixture(scope='module')
-def int8_network(trained_retinanet, tmp_path_factory):
-    model, cfg = fused_detector(trained_retinanet)
+def int8_network(trained_retinanet, spread_scores_checkpoint, tmp_path_factory):
+    # spread scores: hundreds of detections per image to post-process
+    model, cfg = fused_detector(trained_retinanet, spread_scores_checkpoint)
     indices, load = calibration_source(cfg, model, 4)
     path = str(tmp_path_factory.mktemp('int8') / 'network_int8.onnx')
     quantize_detector(model, indices, load, path)
@@ -47,6 +48,19 @@ def test_int8_network_agrees_with_fp32(int8_network):
         assert 0 < max_rel_err(list(got), list(expected)) <= INT8_TOLERANCE
 
 
+def test_int8_weights_leave_headroom_for_cpus_without_vnni(int8_network):
+    # 7-bit weights (reduce_range): u8 x s8 products summed in pairs fit int16
+    # on AVX2 / pre-VNNI CPUs, where full-range weights saturate.
+    import onnx
+    from onnx import numpy_helper
+    _, _, path = int8_network
+    weights = [numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer
+               if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 4]
+    assert len(weights) >= 10  # every conv of the tiny detector
+    assert all(w.min() >= -64 and w.max() <= 64 for w in weights)
+    assert max(int(abs(w).max()) for w in weights) >= 60  # yet the 7 bits are used
+
+
 def test_int8_detector_keeps_mmdet_post_processing(int8_network):
     model, cfg, path = int8_network
     int8 = copy.deepcopy(model)
@@ -56,12 +70,16 @@ def test_int8_detector_keeps_mmdet_post_processing(int8_network):
     from mmengine.dataset import pseudo_collate
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     batch = pseudo_collate([dataset[0]])
+    assert isinstance(int8.backbone, OpenVINONetwork) and int8.neck is None
     with torch.no_grad():
         got = int8.test_step(batch)[0].pred_instances
         expected = model.test_step(batch)[0].pred_instances
-    # the same post-processing (score threshold, NMS, top-k) on nearby scores
-    assert got.bboxes.dtype == torch.float32
-    assert abs(len(got) - len(expected)) <= max(2, len(expected) // 10)
+    # mmdet's post-processing (score threshold, NMS, top-k) on nearby scores:
+    # about as many detections, the best ones scored alike
+    assert got.bboxes.dtype == torch.float32 and len(expected) >= 20
+    assert abs(len(got) - len(expected)) <= len(expected) // 5
+    top = min(len(got), len(expected), 20)
+    assert (got.scores[:top] - expected.scores[:top]).abs().max() <= INT8_TOLERANCE
 
 
 def test_two_stage_detector_is_refused_with_a_hint(shapes_root):
