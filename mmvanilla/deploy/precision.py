@@ -1,5 +1,6 @@
 """Which numeric precision a deployed detector runs in, and where it can."""
 import argparse
+import os
 from typing import Optional
 
 from mmvanilla.utils.errors import ConfigError
@@ -8,14 +9,18 @@ PRECISIONS = ('fp32', 'bf16', 'int8', 'fp16')
 # What runs in which precision, as the tools print it and write it to JSON.
 DESCRIPTIONS = {
     'fp32': 'backbone, neck and head in fp32; post-processing in fp32',
-    'bf16': 'backbone, neck and dense head in bf16 (channels-last nn.Conv2d); '
-            'RoI heads and post-processing in fp32',
+    'bf16': 'backbone, neck and dense head in bf16 (on CPU: the backbone\'s oneDNN '
+            'plan, channels-last convs); RoI heads and post-processing in fp32',
     'fp16': 'backbone, neck and dense head in fp16 (CUDA); RoI heads and '
             'post-processing in fp32',
-    'int8': 'backbone, neck and head INT8 (QDQ ONNX from ONNX Runtime static '
-            'quantization, run by OpenVINO); post-processing (mmdet) in fp32',
+    'int8': 'backbone, neck and head in INT8 (QDQ ONNX from ONNX Runtime static '
+            'quantization, run by OpenVINO; its few non-quantized operations in '
+            'OpenVINO\'s default precision); post-processing (mmdet) in fp32',
 }
 BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
+#: Set to 1 to run bf16 where the CPU lacks it (emulated, slow): to measure the
+#: accuracy of a bf16 deployment on a machine that cannot run it fast.
+EMULATED_BF16_ENV = 'MMVANILLA_EMULATED_BF16'
 
 
 def cpu_flags() -> set:
@@ -48,12 +53,18 @@ def resolve_precision(precision: str, device: str = 'cpu',
         raise ConfigError('--precision fp16 is for CUDA devices; on CPU use '
                           '--precision bf16 (or int8)')
     if precision == 'int8' and cuda:
-        raise ConfigError('--precision int8 runs on CPU (OpenVINO): use --device cpu, '
-                          'or --precision fp16 on CUDA')
+        raise ConfigError('--precision int8 runs on CPU (OpenVINO): hide the GPU '
+                          '(CUDA_VISIBLE_DEVICES= , or --device cpu where a tool has it), '
+                          'or use --precision fp16 on CUDA')
     if precision == 'bf16' and not cuda and not cpu_has_native_bf16():
+        if os.environ.get(EMULATED_BF16_ENV) == '1':
+            notice(f'note: {EMULATED_BF16_ENV}=1: bf16 emulated on a CPU without native '
+                   'bf16 (slower than fp32; the rounding, and so the accuracy, is bf16\'s)')
+            return precision
         notice('note: this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16 '
                'in /proc/cpuinfo), where bf16 is emulated and slower than fp32: '
-               'running fp32 instead')
+               f'running fp32 instead ({EMULATED_BF16_ENV}=1 runs it anyway, to check '
+               'its accuracy)')
         return 'fp32'
     return precision
 

@@ -9,10 +9,19 @@ def test_cpu_without_native_bf16_runs_fp32_with_one_note(monkeypatch):
     # An AVX-512 CPU without AVX512-BF16 or AMX (e.g. the Intel Xeon of this
     # machine kind): bf16 would be emulated, slower than fp32.
     monkeypatch.setattr(precision_module, 'cpu_flags', lambda: {'avx512f', 'avx512_vnni'})
+    monkeypatch.delenv('MMVANILLA_EMULATED_BF16', raising=False)
     notes = []
     assert resolve_precision('bf16', 'cpu', notice=notes.append) == 'fp32'
     assert len(notes) == 1
     assert 'no native bf16' in notes[0] and 'running fp32 instead' in notes[0]
+
+
+def test_emulated_bf16_runs_on_request_for_accuracy_checks(monkeypatch):
+    monkeypatch.setattr(precision_module, 'cpu_flags', lambda: {'avx2'})
+    monkeypatch.setenv('MMVANILLA_EMULATED_BF16', '1')
+    notes = []
+    assert resolve_precision('bf16', 'cpu', notice=notes.append) == 'bf16'
+    assert len(notes) == 1 and 'emulated' in notes[0]
 
 
 @pytest.mark.parametrize('flag', ['avx512_bf16', 'amx_bf16'])
@@ -25,7 +34,7 @@ def test_cpu_with_native_bf16_runs_bf16_silently(monkeypatch, flag):
 
 @pytest.mark.parametrize('precision,device,hint', [
     ('fp16', 'cpu', '--precision bf16'),
-    ('int8', 'cuda', '--device cpu'),
+    ('int8', 'cuda', 'CUDA_VISIBLE_DEVICES='),
     ('int4', 'cpu', 'fp32, bf16, int8, fp16'),
 ])
 def test_impossible_precision_is_one_clear_error(precision, device, hint):
