@@ -195,6 +195,9 @@ def main() -> None:
         raise ConfigError('--iters must be >= 1 and --warmup >= 0')
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         raise ConfigError('--device cuda: no CUDA device here; use --device cpu')
+    if args.no_fuse and args.precision != 'fp32':
+        raise ConfigError('--precision applies to the fused model: drop --no-fuse (or use '
+                          '--compare to time the unfused fp32 model beside it)')
     precision = resolve_precision(args.precision, args.device)
     model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
     int8_model = int8_model_path(cfg) if precision == 'int8' else None

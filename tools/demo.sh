@@ -12,7 +12,7 @@ precision=fp32
 train_args=()
 while (($#)); do
   case $1 in
-    --precision) precision=${2:?--precision needs fp32, bf16 or int8}; shift 2 ;;
+    --precision) precision=${2:-}; shift $(($# > 1 ? 2 : 1)) ;;
     --precision=*) precision=${1#*=}; shift ;;
     *) train_args+=("$1"); shift ;;
   esac

@@ -22,6 +22,7 @@ import json
 import os
 import os.path as osp
 import sys
+import tempfile
 import time
 from typing import Optional
 
@@ -33,6 +34,7 @@ from mmvanilla.deploy import check_single_stage
 from mmvanilla.deploy.apply import INT8_MODEL_KEY, apply_precision
 from mmvanilla.deploy.calibration import calibration_source
 from mmvanilla.deploy.evaluation import evaluate
+from mmvanilla.deploy.openvino_network import import_openvino
 from mmvanilla.deploy.quantization import quantize_detector
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
@@ -42,6 +44,7 @@ from mmvanilla.utils.detector import build_detector
 from mmvanilla.utils.errors import ConfigError
 
 INT8_NAME = 'network_int8.onnx'
+OUTPUTS = (INT8_NAME, 'fused.pth', 'config.py', 'quantization.json')
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,7 +79,8 @@ def main() -> None:
     quiet_console(args.verbose)
     if args.calib_images < 1 or (args.eval_images is not None and args.eval_images < 1):
         raise ConfigError('--calib-images and --eval-images must be >= 1')
-    creatable_dir(args.out_dir, 'output folder')  # made once quantization has worked
+    creatable_dir(args.out_dir, 'output folder')
+    versions = _versions()  # the deploy extra is installed
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
     check_single_stage(model, 'tools/quantize.py')
     switch_to_deploy(model)
@@ -85,52 +89,73 @@ def main() -> None:
     to_log = contextlib.nullcontext if args.verbose else lambda: stdout_to_log(logger)
     with to_log():
         indices, load = calibration_source(cfg, model, args.calib_images)
-    print(f'calibrating on {len(indices)} training images ...', flush=True)
-    start = time.perf_counter()
-    os.makedirs(args.out_dir, exist_ok=True)
-    int8_path = osp.join(args.out_dir, INT8_NAME)
-    with to_log():
-        quantize_detector(model, indices, load, int8_path)
-    calib_s = time.perf_counter() - start
+    # Everything is written to a staging folder and moved into OUT_DIR only
+    # once evaluated: a failure leaves OUT_DIR as it was.
+    with tempfile.TemporaryDirectory(dir=_existing_ancestor(args.out_dir),
+                                     prefix='.tmp-quantize-') as stage:
+        print(f'calibrating on {len(indices)} training images ...', flush=True)
+        start = time.perf_counter()
+        with to_log():
+            quantize_detector(model, indices, load, osp.join(stage, INT8_NAME))
+        calib_s = time.perf_counter() - start
 
-    # The fused fp32 detector beside it: post-processing, and the reference.
-    save_checkpoint(dict(meta=dict(meta, reparameterized=True,
-                                   source_checkpoint=args.checkpoint),
-                         state_dict=model.state_dict()),
-                    osp.join(args.out_dir, 'fused.pth'))
-    cfg.model.backbone.deploy = True
-    cfg.model.backbone.init_cfg = None
-    cfg.load_from = None
-    cfg[INT8_MODEL_KEY] = INT8_NAME
-    cfg.dump(osp.join(args.out_dir, 'config.py'))
+        # The fused fp32 detector beside it: post-processing, and the reference.
+        save_checkpoint(dict(meta=dict(meta, reparameterized=True,
+                                       source_checkpoint=args.checkpoint),
+                             state_dict=model.state_dict()),
+                        osp.join(stage, 'fused.pth'))
+        cfg.model.backbone.deploy = True
+        cfg.model.backbone.init_cfg = None
+        cfg.load_from = None
+        cfg[INT8_MODEL_KEY] = INT8_NAME
+        cfg.dump(osp.join(stage, 'config.py'))
 
-    print('evaluating fp32 and INT8 ...', flush=True)
-    int8 = copy.deepcopy(model)
-    info = apply_precision(int8, 'int8', int8_path)
-    with to_log():
-        fp32_metrics = evaluate(model, cfg, args.eval_images)
-        int8_metrics = evaluate(int8, cfg, args.eval_images)
-    fp32_ap, int8_ap = bbox_ap(fp32_metrics), bbox_ap(int8_metrics)
-    drop = None if fp32_ap is None or int8_ap is None else fp32_ap - int8_ap
-    report = dict(
-        config=args.config, checkpoint=args.checkpoint, int8_model=int8_path,
-        calibration=dict(images=len(indices), source='training set, test pipeline',
-                         seconds=round(calib_s, 1)),
-        eval_images=args.eval_images or 'all', metrics=dict(fp32=fp32_metrics, int8=int8_metrics),
-        bbox_ap_drop=drop, int8=info, versions=_versions(), runtime=runtime_description(),
-        command=' '.join([osp.relpath(sys.executable)] + sys.argv))
-    with open(osp.join(args.out_dir, 'quantization.json'), 'w') as f:
-        json.dump(report, f, indent=2)
+        print('evaluating fp32 and INT8 ...', flush=True)
+        int8 = copy.deepcopy(model)
+        info = apply_precision(int8, 'int8', osp.join(stage, INT8_NAME))
+        with to_log():
+            fp32_metrics = evaluate(model, cfg, args.eval_images)
+            int8_metrics = evaluate(int8, cfg, args.eval_images)
+        fp32_ap, int8_ap = bbox_ap(fp32_metrics), bbox_ap(int8_metrics)
+        drop = None if fp32_ap is None or int8_ap is None else fp32_ap - int8_ap
+        info['int8_model'] = osp.join(args.out_dir, INT8_NAME)
+        report = dict(
+            config=args.config, checkpoint=args.checkpoint, int8_model=info['int8_model'],
+            calibration=dict(images=len(indices), source='training set, test pipeline',
+                             seconds=round(calib_s, 1)),
+            eval_images=args.eval_images or 'all',
+            metrics=dict(fp32=fp32_metrics, int8=int8_metrics), bbox_ap_drop=drop, int8=info,
+            versions=versions, runtime=runtime_description(),
+            command=' '.join([osp.relpath(sys.executable)] + sys.argv))
+        with open(osp.join(stage, 'quantization.json'), 'w') as f:
+            json.dump(report, f, indent=2)
+        os.makedirs(args.out_dir, exist_ok=True)
+        for name in OUTPUTS:
+            os.replace(osp.join(stage, name), osp.join(args.out_dir, name))
     print(f'bbox AP fp32 {ap_text(fp32_ap)}  int8 {ap_text(int8_ap)}'
           + ('' if drop is None else f'  (drop {drop:.3f})'))
-    print(f'wrote {args.out_dir}/{{{INT8_NAME},fused.pth,config.py,quantization.json}}\n'
+    print(f'wrote {args.out_dir}/{{{",".join(OUTPUTS)}}}\n'
           f'test it: python tools/test.py {args.out_dir}/config.py {args.out_dir}/fused.pth '
           '--precision int8')
 
 
+def _existing_ancestor(path: str) -> str:
+    """The nearest folder of ``path`` (or ``path``) that exists: the staging
+    folder goes there, on the same file system as OUT_DIR."""
+    path = osp.abspath(path)
+    while not osp.isdir(path):
+        path = osp.dirname(path)
+    return path
+
+
 def _versions() -> dict:
-    import onnxruntime
-    import openvino
+    """onnxruntime's and OpenVINO's versions, or one message to install them."""
+    openvino = import_openvino()
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ConfigError('onnxruntime is not installed: pip install -e ".[deploy]" '
+                          '(tools/setup_env.sh installs it)') from None
     return dict(onnxruntime=onnxruntime.__version__, openvino=openvino.__version__)
 
 

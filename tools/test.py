@@ -59,10 +59,10 @@ def build_cfg(args: argparse.Namespace) -> Config:
             draw=True, test_out_dir=args.show_dir)
     precision = resolve_precision(args.precision,
                                   'cuda' if torch.cuda.is_available() else 'cpu')
-    # bf16/fp16 run the fused model; int8 runs its own (already fused) network
-    if precision in ('bf16', 'fp16') or (args.deploy and precision == 'fp32'):
+    # --precision deploys: the fused model (int8 runs its own, already fused network)
+    if precision != 'int8' and (args.deploy or args.precision != 'fp32'):
         add_custom_hook(cfg, 'SwitchToDeployHook')
-    if precision != 'fp32':
+    if args.precision != 'fp32':  # says which precision ran (fp32 after a fallback)
         int8_model = int8_model_path(cfg) if precision == 'int8' else None
         add_custom_hook(cfg, 'DeployPrecisionHook', precision=precision,
                         int8_model=int8_model)

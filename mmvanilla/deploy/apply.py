@@ -24,7 +24,12 @@ def int8_model_path(cfg: Config) -> str:
             'tools/quantize.py CONFIG CHECKPOINT OUT_DIR, then use OUT_DIR/config.py '
             'and OUT_DIR/fused.pth')
     base = osp.dirname(osp.abspath(cfg.filename)) if cfg.filename else '.'
-    return osp.normpath(osp.join(base, path))
+    full = osp.normpath(osp.join(base, path))
+    if not osp.isfile(full):
+        raise ConfigError(f'the config\'s INT8 network {INT8_MODEL_KEY}={path!r} (relative '
+                          f'to the config\'s folder) is not at {full!r}: keep '
+                          'tools/quantize.py\'s output folder together, or run it again')
+    return full
 
 
 def apply_precision(model: nn.Module, precision: str,

@@ -24,8 +24,9 @@ def calibration_source(cfg: Config, model: nn.Module,
     only when asked for, so hundreds of them never sit in memory at once."""
     from mmdet.registry import DATASETS
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    while 'dataset' in dataset_cfg:  # RepeatDataset, ClassBalancedDataset, ...
-        dataset_cfg = dataset_cfg.dataset
+    while 'dataset' in dataset_cfg or 'datasets' in dataset_cfg:
+        # RepeatDataset, ClassBalancedDataset, ...; ConcatDataset: its first part
+        dataset_cfg = dataset_cfg.get('dataset') or dataset_cfg.datasets[0]
     dataset_cfg.pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
     try:
         dataset = DATASETS.build(dataset_cfg)

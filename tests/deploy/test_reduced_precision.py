@@ -17,9 +17,9 @@ CONFIG = str(REPO / 'configs' / 'retinanet_vanillanet11.py')
 BF16_TOLERANCE = 20 * 2.0 ** -9
 
 
-def fused_detector(trained_retinanet):
-    _, checkpoint, options = trained_retinanet
-    model, cfg, _ = build_detector(CONFIG, str(checkpoint), cli_options(options))
+def fused_detector(trained_retinanet, checkpoint=None):
+    _, trained, options = trained_retinanet
+    model, cfg, _ = build_detector(CONFIG, str(checkpoint or trained), cli_options(options))
     switch_to_deploy(model)
     return model, cfg
 

@@ -1,5 +1,6 @@
 """--precision in tools/test.py and tools/benchmark.py; tools/quantize.py."""
 import json
+import shutil
 
 from mmvanilla.deploy import cpu_has_native_bf16
 from tests.conftest import REPO, coco_metrics, log_text, run_tool
@@ -80,4 +81,31 @@ def test_precision_misuse_is_one_line(trained_retinanet, shapes_root, tmp_path):
     proc = run_tool('quantize.py', CONFIG, checkpoint, tmp_path / 'q', '--calib-images', 0,
                     '--cfg-options', *options)
     one_line_error(proc, '--calib-images and --eval-images must be >= 1')
-    assert not (tmp_path / 'q').exists()
+    proc = run_tool('benchmark.py', CONFIG, '--no-fuse', '--precision', 'bf16',
+                    '--out', tmp_path / 'b.json', '--cfg-options', *options)
+    one_line_error(proc, '--precision applies to the fused model')
+    assert not (tmp_path / 'q').exists() and not (tmp_path / 'b.json').exists()
+
+
+def test_quantize_without_training_images_is_one_line_and_writes_nothing(
+        trained_retinanet, shapes_root, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    data = tmp_path / 'data'
+    shutil.copytree(shapes_root, data)
+    shutil.rmtree(data / 'train')
+    options = [o.replace(shapes_root, str(data)) for o in options]
+    out = tmp_path / 'q'
+    proc = run_tool('quantize.py', CONFIG, checkpoint, out, '--calib-images', 2,
+                    '--cfg-options', *options)
+    one_line_error(proc, 'not found', "check the config's data_root")
+    assert not out.exists() and list(tmp_path.glob('.tmp-*')) == []
+
+
+def test_int8_config_without_its_network_is_one_line(
+        trained_retinanet, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    config = tmp_path / 'config.py'
+    config.write_text(f"_base_ = '{CONFIG}'\nint8_model = 'network_int8.onnx'\n")
+    proc = run_tool('test.py', config, checkpoint, '--precision', 'int8',
+                    '--work-dir', tmp_path / 'w', '--cfg-options', *options)
+    one_line_error(proc, "int8_model='network_int8.onnx' (relative to the config's folder)")

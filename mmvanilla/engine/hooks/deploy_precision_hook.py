@@ -6,6 +6,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmvanilla.utils.console import announce
+from mmvanilla.utils.errors import ConfigError
 
 
 @HOOKS.register_module()
@@ -14,13 +15,17 @@ class DeployPrecisionHook(Hook):
     runs first), switch it to ``precision`` before testing.
 
     Args:
-        precision: 'bf16', 'fp16' or 'int8' ('fp32' changes nothing).
+        precision: 'bf16', 'fp16' or 'int8' ('fp32' changes nothing but says so).
         int8_model: The OpenVINO INT8 network (``tools/quantize.py``), for int8.
     """
 
     priority = 'HIGH'
 
     def __init__(self, precision: str, int8_model: Optional[str] = None):
+        from mmvanilla.deploy.precision import PRECISIONS
+        if precision not in PRECISIONS:
+            raise ConfigError(f'DeployPrecisionHook: precision must be one of '
+                              f'{", ".join(PRECISIONS)}, got {precision!r}')
         self.precision = precision
         self.int8_model = int8_model
 
