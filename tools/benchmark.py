@@ -10,6 +10,7 @@ ones at the test scale. Writes JSON (--out). Runs with mmvanilla's runtime
 settings (see mmvanilla/runtime.py) unless --no-tuned-runtime.
 """
 import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
+import tuned_runtime  # noqa: F401,I001  (re-executes once, before the heavy imports)
 import argparse
 import copy
 import json
@@ -32,7 +33,7 @@ import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.deploy import DESCRIPTIONS, add_precision_arg, resolve_precision
 from mmvanilla.deploy.apply import apply_precision, int8_model_path
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
+from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, run_cli, writable_file
 from mmvanilla.utils.console import quiet_console, stdout_to_log
 from mmvanilla.utils.detector import build_detector
@@ -188,9 +189,6 @@ def main() -> None:
     writable_file(args.out, '--out')
     if args.plot:
         writable_file(args.plot, '--plot')
-    if args.no_tuned_runtime:
-        os.environ['MMVANILLA_TUNED_RUNTIME'] = '0'
-    reexec_with_tuned_runtime()
     if args.iters < 1 or args.warmup < 0:
         raise ConfigError('--iters must be >= 1 and --warmup >= 0')
     if args.device.startswith('cuda') and not torch.cuda.is_available():

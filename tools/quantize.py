@@ -15,6 +15,7 @@ then test it as deployed:
 Single-stage detectors (two-stage ones: --precision bf16).
 """
 import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
+import tuned_runtime  # noqa: F401,I001  (re-executes once, before the heavy imports)
 import argparse
 import contextlib
 import copy
@@ -37,7 +38,7 @@ from mmvanilla.deploy.evaluation import evaluate
 from mmvanilla.deploy.openvino_network import import_openvino
 from mmvanilla.deploy.quantization import quantize_detector
 from mmvanilla.engine import switch_to_deploy
-from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
+from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, creatable_dir, run_cli
 from mmvanilla.utils.console import quiet_console, stdout_to_log
 from mmvanilla.utils.detector import build_detector
@@ -74,7 +75,6 @@ def ap_text(ap: Optional[float]) -> str:
 
 
 def main() -> None:
-    reexec_with_tuned_runtime()
     args = parse_args()
     quiet_console(args.verbose)
     if args.calib_images < 1 or (args.eval_images is not None and args.eval_images < 1):

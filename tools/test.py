@@ -1,5 +1,6 @@
 """Test a detector (mmdet's tools/test.py interface, plus --deploy)."""
 import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
+import tuned_runtime  # noqa: F401,I001  (re-executes once, before the heavy imports)
 import argparse
 import os.path as osp
 
@@ -12,7 +13,6 @@ from mmengine.runner import Runner
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.deploy import add_precision_arg, resolve_precision
 from mmvanilla.deploy.apply import int8_model_path
-from mmvanilla.runtime import reexec_with_tuned_runtime
 from mmvanilla.utils.cli import (
     add_custom_hook,
     add_runner_args,
@@ -70,7 +70,6 @@ def build_cfg(args: argparse.Namespace) -> Config:
 
 
 def main() -> None:
-    reexec_with_tuned_runtime()  # glibc malloc settings; MMVANILLA_TUNED_RUNTIME=0: off
     args = parse_args()
     cfg = build_cfg(args)
     check_config(cfg, ['test'], pretrained=False)

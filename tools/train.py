@@ -1,5 +1,6 @@
 """Train a detector (mmdet's tools/train.py interface, with mmvanilla's checks)."""
 import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
+import tuned_runtime  # noqa: F401,I001  (re-executes once, before the heavy imports)
 import argparse
 import logging
 import os.path as osp
@@ -10,7 +11,6 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmvanilla.runtime import reexec_with_tuned_runtime
 from mmvanilla.utils.checkpoint_files import (
     latest_complete_checkpoint,
     remove_stale_temporaries,
@@ -80,7 +80,6 @@ def build_cfg(args: argparse.Namespace) -> Config:
 
 
 def main() -> None:
-    reexec_with_tuned_runtime()  # glibc malloc settings; MMVANILLA_TUNED_RUNTIME=0: off
     args = parse_args()
     cfg = build_cfg(args)
     check_config(cfg, ['train', 'val'] if cfg.get('val_cfg') else ['train'],
