@@ -196,6 +196,10 @@ def main() -> None:
     if args.no_fuse and args.precision != 'fp32':
         raise ConfigError('--precision applies to the fused model: drop --no-fuse (or use '
                           '--compare to time the unfused fp32 model beside it)')
+    if args.compare and args.precision == 'int8':
+        raise ConfigError('--precision int8 times tools/quantize.py\'s network, which has no '
+                          'unfused form: drop --compare (benchmark the source config and '
+                          'checkpoint with --compare for fused vs unfused fp32)')
     precision = resolve_precision(args.precision, args.device)
     model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
     int8_model = int8_model_path(cfg) if precision == 'int8' else None

@@ -40,6 +40,7 @@ from mmvanilla.deploy.quantization import quantize_detector
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, creatable_dir, run_cli
+from mmvanilla.utils.config_checks import check_datasets
 from mmvanilla.utils.console import quiet_console, stdout_to_log
 from mmvanilla.utils.detector import build_detector
 from mmvanilla.utils.errors import ConfigError
@@ -83,6 +84,7 @@ def main() -> None:
     versions = _versions()  # the deploy extra is installed
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
     check_single_stage(model, 'tools/quantize.py')
+    check_datasets(cfg, ['train', 'test'])  # calibration and evaluation data, up front
     switch_to_deploy(model)
     logger = MMLogger.get_current_instance()
     # pycocotools' index messages: to the log unless --verbose
@@ -104,7 +106,8 @@ def main() -> None:
                                        source_checkpoint=args.checkpoint),
                              state_dict=model.state_dict()),
                         osp.join(stage, 'fused.pth'))
-        cfg.model.backbone.deploy = True
+        if cfg.model.backbone.get('type') == 'VanillaNet':
+            cfg.model.backbone.deploy = True  # the fused form's layout
         cfg.model.backbone.init_cfg = None
         cfg.load_from = None
         cfg[INT8_MODEL_KEY] = INT8_NAME

@@ -30,14 +30,19 @@ def calibration_source(cfg: Config, model: nn.Module,
     dataset_cfg.pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
     try:
         dataset = DATASETS.build(dataset_cfg)
-    except (FileNotFoundError, OSError) as e:
+    except OSError as e:
         raise DatasetError(f'calibration needs the config\'s training images: {e}') from None
     if len(dataset) == 0:
         raise DatasetError('the config\'s training set has no images to calibrate on')
     preprocessor = model.data_preprocessor
 
     def load(index: int) -> Tensor:
-        item = dataset[index]
+        try:
+            item = dataset[index]
+        except FileNotFoundError as e:
+            raise DatasetError(f'{e.filename!r} not found: check the config\'s data_root '
+                               'and file paths (or --cfg-options); calibration reads its '
+                               'training images') from None
         return preprocessor(dict(inputs=[item['inputs']], data_samples=[item['data_samples']]),
                             False)['inputs']
     return evenly_spaced(count, len(dataset)), load

@@ -10,7 +10,8 @@ PRECISIONS = ('fp32', 'bf16', 'int8', 'fp16')
 DESCRIPTIONS = {
     'fp32': 'backbone, neck and head in fp32; post-processing in fp32',
     'bf16': 'backbone, neck and dense head in bf16 (on CPU: the backbone\'s oneDNN '
-            'plan, channels-last convs); RoI heads and post-processing in fp32',
+            'plan where oneDNN has bf16, channels-last convs); RoI heads and '
+            'post-processing in fp32',
     'fp16': 'backbone, neck and dense head in fp16 (CUDA); RoI heads and '
             'post-processing in fp32',
     'int8': 'backbone, neck and head in INT8 (QDQ ONNX from ONNX Runtime static '

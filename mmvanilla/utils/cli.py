@@ -169,9 +169,6 @@ def _translate(error: BaseException) -> Optional[MMVanillaError]:
         return DatasetError(
             f'image {match.group(1)} cannot be read (missing, empty or not an '
             f'image): replace it or remove it from the annotation file')
-    if isinstance(error, FileNotFoundError) and error.filename:
-        return DatasetError(f'{error.filename!r} not found: check the config\'s data_root '
-                            f'and file paths (or --cfg-options)')
     return None
 
 

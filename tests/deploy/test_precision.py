@@ -46,3 +46,10 @@ def test_fp32_and_int8_need_no_cpu_feature(monkeypatch):
     monkeypatch.setattr(precision_module, 'cpu_flags', lambda: set())
     assert resolve_precision('fp32') == 'fp32'
     assert resolve_precision('int8') == 'int8'
+
+
+def test_precision_hook_refuses_an_unknown_precision():
+    from mmvanilla.engine.hooks import DeployPrecisionHook
+    with pytest.raises(ConfigError, match="DeployPrecisionHook: precision must be one of "
+                                          "fp32, bf16, int8, fp16, got 'int4'"):
+        DeployPrecisionHook('int4')

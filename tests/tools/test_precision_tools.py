@@ -84,6 +84,9 @@ def test_precision_misuse_is_one_line(trained_retinanet, shapes_root, tmp_path):
     proc = run_tool('benchmark.py', CONFIG, '--no-fuse', '--precision', 'bf16',
                     '--out', tmp_path / 'b.json', '--cfg-options', *options)
     one_line_error(proc, '--precision applies to the fused model')
+    proc = run_tool('benchmark.py', CONFIG, '--compare', '--precision', 'int8',
+                    '--out', tmp_path / 'b.json', '--cfg-options', *options)
+    one_line_error(proc, 'no unfused form: drop --compare')
     assert not (tmp_path / 'q').exists() and not (tmp_path / 'b.json').exists()
 
 
@@ -97,7 +100,7 @@ def test_quantize_without_training_images_is_one_line_and_writes_nothing(
     out = tmp_path / 'q'
     proc = run_tool('quantize.py', CONFIG, checkpoint, out, '--calib-images', 2,
                     '--cfg-options', *options)
-    one_line_error(proc, 'not found', "check the config's data_root")
+    one_line_error(proc, f"image folder '{data}/train/' not found")
     assert not out.exists() and list(tmp_path.glob('.tmp-*')) == []
 
 

@@ -18,8 +18,12 @@ from torch import Tensor, nn
 @functools.lru_cache(maxsize=None)
 def onednn_runs_bf16() -> bool:
     """Can oneDNN run bf16 convolutions on this CPU? (AVX-512 BW/VL/DQ or
-    AVX-NE-CONVERT: torch refuses bf16 oneDNN tensors elsewhere, e.g. on AVX2.)"""
-    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    AVX-NE-CONVERT: torch refuses bf16 oneDNN tensors elsewhere, e.g. on AVX2.)
+    torch's own check; should it go away, bf16 takes the plain nn.Conv2d path."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def onednn_enabled(x: Tensor) -> bool:
