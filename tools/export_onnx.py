@@ -13,27 +13,17 @@ import argparse
 import json
 
 import torch
-from torch import nn
 
 import mmvanilla  # noqa: F401
+from mmvanilla.deploy import DetectorNetwork
+from mmvanilla.deploy.onnx_export import export_onnx
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, run_cli, writable_file
 from mmvanilla.utils.console import quiet_console
-from mmvanilla.utils.detector import build_detector, max_rel_err, raw_outputs
+from mmvanilla.utils.detector import build_detector, max_rel_err
 from mmvanilla.utils.errors import ConfigError
 
 TOLERANCE = 1e-4
-
-
-class _Network(nn.Module):
-    """The detector's forward before post-processing, as a flat tuple."""
-
-    def __init__(self, detector: nn.Module):
-        super().__init__()
-        self.detector = detector
-
-    def forward(self, x):
-        return tuple(raw_outputs(self.detector, x))
 
 
 def main() -> None:
@@ -63,12 +53,9 @@ def main() -> None:
     if not args.checkpoint:
         print('note: no --checkpoint: exporting initialized (untrained) weights')
     switch_to_deploy(model)
-    net = model.backbone if args.backbone_only else _Network(model)
+    net = model.backbone if args.backbone_only else DetectorNetwork(model)
     net.eval()
-    x = torch.randn(1, 3, *args.shape)
-    torch.onnx.export(net, (x,), args.out, dynamo=False, opset_version=args.opset,
-                      input_names=['input'],
-                      dynamic_axes={'input': {0: 'batch', 2: 'height', 3: 'width'}})
+    export_onnx(net, torch.randn(1, 3, *args.shape), args.out, args.opset)
     session = ort.InferenceSession(args.out, providers=['CPUExecutionProvider'])
     errors = {}
     for batch, shape in ((1, args.shape), (2, args.check_shape)):

@@ -5,14 +5,13 @@ import logging
 import os
 import os.path as osp
 import tempfile
-import warnings
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from mmvanilla.deploy.network import DetectorNetwork
+from mmvanilla.deploy.onnx_export import export_onnx
 from mmvanilla.utils.errors import ConfigError
 
 
@@ -23,17 +22,6 @@ class _DropMessage(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith(self.prefix)
-
-
-def export_onnx(network: nn.Module, example: Tensor, path: str, opset: int = 17) -> None:
-    """``network`` to ONNX with dynamic batch, height and width."""
-    with torch.no_grad(), warnings.catch_warnings():
-        # The backbone's input-size check is a Python branch: traced as a
-        # constant, which is what a deployed network wants.
-        warnings.simplefilter('ignore', torch.jit.TracerWarning)
-        torch.onnx.export(network.eval(), (example,), path, dynamo=False,
-                          opset_version=opset, input_names=['input'],
-                          dynamic_axes={'input': {0: 'batch', 2: 'height', 3: 'width'}})
 
 
 def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[np.ndarray]) -> None:
