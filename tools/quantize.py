@@ -87,8 +87,9 @@ def main() -> None:
     check_datasets(cfg, ['train', 'test'])  # calibration and evaluation data, up front
     switch_to_deploy(model)
     logger = MMLogger.get_current_instance()
-    # pycocotools' index messages: to the log unless --verbose
-    to_log = contextlib.nullcontext if args.verbose else lambda: stdout_to_log(logger)
+    # pycocotools' index messages, ONNX Runtime's notes: to the log unless --verbose
+    to_log = (contextlib.nullcontext if args.verbose
+              else lambda: stdout_to_log(logger, root_logging=True))
     with to_log():
         indices, load = calibration_source(cfg, model, args.calib_images)
     # Everything is written to a staging folder and moved into OUT_DIR only

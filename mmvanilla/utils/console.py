@@ -48,14 +48,35 @@ def quiet_console(verbose: bool = False) -> None:
         quiet_handlers(MMLogger.get_current_instance())
 
 
+class _ToLogAtInfo(logging.Handler):
+    """Hands each record to ``target`` at INFO, naming its level and logger."""
+
+    def __init__(self, target: logging.Logger):
+        super().__init__()
+        self.target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name != self.target.name:  # (not the target's own, propagated)
+            self.target.info(f'{record.levelname} ({record.name}): {record.getMessage()}')
+
+
 @contextlib.contextmanager
-def stdout_to_log(logger: logging.Logger):
+def stdout_to_log(logger: logging.Logger, root_logging: bool = False):
     """What third-party code prints meanwhile (pycocotools' index messages and
-    tables) goes to ``logger`` at INFO instead of the console."""
+    tables) goes to ``logger`` at INFO instead of the console; with
+    ``root_logging``, so do the records it logs through the root logger (ONNX
+    Runtime's quantizer notes each layer it leaves in float there)."""
     buffer = io.StringIO()
+    handler = _ToLogAtInfo(logger) if root_logging else None
+    if handler:
+        # with a handler in place, logging.warning() no longer adds its own
+        # stderr handler to the root logger (logging.basicConfig)
+        logging.root.addHandler(handler)
     try:
         with contextlib.redirect_stdout(buffer):
             yield
     finally:
+        if handler:
+            logging.root.removeHandler(handler)
         if buffer.getvalue().strip():
             logger.info('\n' + buffer.getvalue().rstrip())
