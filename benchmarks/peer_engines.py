@@ -9,7 +9,9 @@ same few milliseconds whatever ran the network). Every engine is timed in
 one process, round-robin (one call each per round), so host drift hits all
 alike; medians. Engines:
   mmvanilla fp32   the fused model (oneDNN plan)
-  mmvanilla bf16   tools' --precision bf16 (channels-last nn.Conv2d in bf16)
+  mmvanilla bf16   tools' --precision bf16 (the fused backbone's oneDNN plan and
+                   channels-last convs, in bf16); left out on a CPU without native
+                   bf16, where the tools run fp32
   mmvanilla int8   tools/quantize.py's recipe: onnxruntime's quantize_static
                    (QDQ, per-channel weights), run by OpenVINO
   ORT fp32 / int8  onnxruntime, default session; INT8 = the same QDQ model
@@ -39,7 +41,8 @@ import torch
 import mmvanilla  # noqa: F401
 from mmvanilla.deploy import DetectorNetwork, cpu_has_native_bf16, to_reduced_precision
 from mmvanilla.deploy.openvino_network import OpenVINONetwork, import_openvino
-from mmvanilla.deploy.quantization import export_onnx, quantize_onnx
+from mmvanilla.deploy.onnx_export import export_onnx
+from mmvanilla.deploy.quantization import quantize_onnx
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
 from mmvanilla.utils.console import quiet_console
@@ -75,10 +78,12 @@ def engines(model, network: torch.nn.Module, backbone_only: bool, x: torch.Tenso
     export_onnx(network, x, fp32_onnx)
     quantize_onnx(fp32_onnx, int8_onnx, calib)
     x_np = x.numpy()
-    bf16 = copy.deepcopy(model)
-    to_reduced_precision(bf16, torch.bfloat16)
-    bf16_net = _Backbone(bf16) if backbone_only else DetectorNetwork(bf16)
-    runs = {'mmvanilla fp32': lambda: network(x), 'mmvanilla bf16': lambda: bf16_net(x)}
+    runs = {'mmvanilla fp32': lambda: network(x)}
+    if cpu_has_native_bf16():  # else the tools run fp32 (emulated bf16 is far slower)
+        bf16 = copy.deepcopy(model)
+        to_reduced_precision(bf16, torch.bfloat16)
+        bf16_net = _Backbone(bf16) if backbone_only else DetectorNetwork(bf16)
+        runs['mmvanilla bf16'] = lambda: bf16_net(x)
     int8 = OpenVINONetwork(int8_onnx)
     runs['mmvanilla int8'] = lambda: int8(x)
     for label, path in (('fp32', fp32_onnx), ('int8', int8_onnx)):
@@ -101,7 +106,9 @@ def as_arrays(out) -> List[np.ndarray]:
             for o in out]
 
 
-def time_round_robin(runs: Dict[str, Callable], rounds: int, warmup: int) -> Dict[str, dict]:
+def time_round_robin(runs: Dict[str, Callable], rounds: int, warmup: int,
+                     reference: str = 'mmvanilla fp32') -> Dict[str, dict]:
+    """Median time of each run, one call each per round; errors against ``reference``."""
     times = {k: [] for k in runs}
     outputs = {}
     with torch.no_grad():
@@ -113,7 +120,7 @@ def time_round_robin(runs: Dict[str, Callable], rounds: int, warmup: int) -> Dic
                 start = time.perf_counter()
                 fn()
                 times[k].append(time.perf_counter() - start)
-    ref = as_arrays(outputs['mmvanilla fp32'])
+    ref = as_arrays(outputs[reference])
     result = {}
     for k, ts in times.items():
         got = as_arrays(outputs[k])
@@ -130,11 +137,14 @@ def main() -> None:
     parser.add_argument('--out', default='peer_engines.json')
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1280], metavar=('H', 'W'))
     parser.add_argument('--rounds', type=int, default=7)
-    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--warmup', type=int, default=2,
+                        help='untimed rounds first (>= 1: they also keep the outputs)')
     parser.add_argument('--calib', type=int, default=4)
     parser.add_argument('--parts', nargs='+', default=['backbone', 'network'],
                         choices=['backbone', 'network'])
     args = parser.parse_args()
+    if args.warmup < 1 or args.rounds < 1:
+        parser.error('--warmup and --rounds must be >= 1')
     reexec_with_tuned_runtime()
     quiet_console()
     model, _, _ = build_detector(args.config)
