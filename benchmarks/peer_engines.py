@@ -58,11 +58,13 @@ class _Backbone(torch.nn.Module):
         return tuple(self.backbone(x))
 
 
-def nncf_int8(fp32_path: str, samples: List[np.ndarray]):
+def nncf_int8(fp32_path: str, samples: List[np.ndarray], **options):
+    """OpenVINO's own INT8 model of ``fp32_path`` (``nncf.quantize``, its default
+    preset unless ``options`` say otherwise), calibrated on ``samples``."""
     import nncf
     ov = import_openvino()
     return nncf.quantize(ov.Core().read_model(fp32_path), nncf.Dataset(samples),
-                         subset_size=len(samples))
+                         subset_size=len(samples), **options)
 
 
 def engines(model, network: torch.nn.Module, backbone_only: bool, x: torch.Tensor,

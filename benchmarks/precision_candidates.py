@@ -8,7 +8,8 @@ latter, whose first call is reported apart. INT8, all run by OpenVINO: ONNX
 Runtime's quantize_static QDQ model (kept) and NNCF's model with its default
 preset, with preset=MIXED and without fast bias correction. 1x3x800x1280,
 batch 1, initialised weights, 4 random calibration inputs; one process,
-round-robin, medians.
+round-robin, medians. The bf16 candidates are left out on a CPU without
+native bf16.
 """
 import argparse
 import copy
@@ -22,7 +23,7 @@ import time
 import torch
 
 import mmvanilla  # noqa: F401
-from mmvanilla.deploy import to_reduced_precision
+from mmvanilla.deploy import cpu_has_native_bf16, to_reduced_precision
 from mmvanilla.deploy.openvino_network import OpenVINONetwork, import_openvino
 from mmvanilla.deploy.onnx_export import export_onnx
 from mmvanilla.deploy.quantization import quantize_onnx
@@ -32,7 +33,7 @@ from mmvanilla.utils.console import quiet_console
 from mmvanilla.utils.detector import build_detector
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from peer_engines import _Backbone, time_round_robin  # noqa: E402
+from peer_engines import _Backbone, nncf_int8, time_round_robin  # noqa: E402
 
 
 def with_plan(enabled: bool, fn):
@@ -59,16 +60,18 @@ def main() -> None:
     x = torch.randn(1, 3, 800, 1280, generator=gen)
     calib = [torch.randn(1, 3, 800, 1280, generator=gen).numpy() for _ in range(4)]
     fp32 = _Backbone(model).eval()
-    bf16 = _Backbone(to_reduced_precision(copy.deepcopy(model), torch.bfloat16)).eval()
-    compiled = torch.compile(bf16, options={'freezing': True})
-    runs = {'fp32 plan': with_plan(True, lambda: fp32(x)),
-            'bf16 plan': with_plan(True, lambda: bf16(x)),
-            'bf16 channels-last nn.Conv2d': with_plan(False, lambda: bf16(x)),
-            'bf16 torch.compile': with_plan(False, lambda: compiled(x))}
-    start = time.perf_counter()
-    with torch.no_grad():
-        runs['bf16 torch.compile']()
-    compile_s = time.perf_counter() - start
+    runs = {'fp32 plan': with_plan(True, lambda: fp32(x))}
+    compile_s = None
+    if cpu_has_native_bf16():  # else bf16 is emulated: no candidate to weigh
+        bf16 = _Backbone(to_reduced_precision(copy.deepcopy(model), torch.bfloat16)).eval()
+        compiled = torch.compile(bf16, options={'freezing': True})
+        runs.update({'bf16 plan': with_plan(True, lambda: bf16(x)),
+                     'bf16 channels-last nn.Conv2d': with_plan(False, lambda: bf16(x)),
+                     'bf16 torch.compile': with_plan(False, lambda: compiled(x))})
+        start = time.perf_counter()
+        with torch.no_grad():
+            runs['bf16 torch.compile']()
+        compile_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         fp32_onnx, qdq = osp.join(tmp, 'trunk.onnx'), osp.join(tmp, 'trunk_qdq.onnx')
         export_onnx(fp32, x, fp32_onnx)
@@ -79,14 +82,14 @@ def main() -> None:
         for name, kwargs in (('default', {}),
                              ('preset=MIXED', dict(preset=nncf.QuantizationPreset.MIXED)),
                              ('fast_bias_correction=False', dict(fast_bias_correction=False))):
-            q = nncf.quantize(core.read_model(fp32_onnx), nncf.Dataset(calib),
-                              subset_size=len(calib), **kwargs)
+            q = nncf_int8(fp32_onnx, calib, **kwargs)
             runs[f'int8 NNCF {name} in OpenVINO'] = \
                 lambda c=core.compile_model(q, 'CPU'): c([x_np])
         results = time_round_robin(runs, args.rounds, warmup=2, reference='fp32 plan')
     for k, r in results.items():
         print(f'{k:<44} {r["median_s"]:.3f} s', flush=True)
-    print(f'bf16 torch.compile first call: {compile_s:.1f} s')
+    if compile_s is not None:
+        print(f'bf16 torch.compile first call: {compile_s:.1f} s')
     report = dict(config=args.config, input_shape=[1, 3, 800, 1280], rounds=args.rounds,
                   compile_first_call_s=compile_s, results=results,
                   runtime=runtime_description(),
