@@ -35,13 +35,15 @@ from mmvanilla.deploy.apply import apply_precision, int8_model_path
 from mmvanilla.engine import switch_to_deploy
 from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.cli import CfgOptionsAction, add_verbose_arg, run_cli, writable_file
+from mmvanilla.utils.config_checks import check_datasets
 from mmvanilla.utils.console import quiet_console, stdout_to_log
 from mmvanilla.utils.detector import build_detector
 from mmvanilla.utils.errors import ConfigError
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
+    # allow_abbrev=False: tools/tuned_runtime.py reads --no-tuned-runtime spelled out
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config')
     parser.add_argument('--checkpoint', help='trained weights (default: initialized)')
@@ -69,6 +71,7 @@ def load_images(cfg: Config, count: int) -> Tuple[List[dict], str]:
     ann = osp.join(dataset_cfg.get('data_root', ''), dataset_cfg.get('ann_file', ''))
     if osp.isfile(ann):
         from mmdet.registry import DATASETS
+        check_datasets(cfg, ['test'])  # its images too: one line if missing
         with stdout_to_log(MMLogger.get_current_instance()):  # pycocotools' messages
             dataset = DATASETS.build(dataset_cfg)
         return [dataset[i % len(dataset)] for i in range(count)], f'test set {ann}'

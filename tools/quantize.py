@@ -87,7 +87,7 @@ def main() -> None:
     check_datasets(cfg, ['train', 'test'])  # calibration and evaluation data, up front
     switch_to_deploy(model)
     logger = MMLogger.get_current_instance()
-    # pycocotools' index messages, ONNX Runtime's notes: to the log unless --verbose
+    # pycocotools' index messages, ONNX Runtime's notes: off the console unless --verbose
     to_log = (contextlib.nullcontext if args.verbose
               else lambda: stdout_to_log(logger, root_logging=True))
     with to_log():
@@ -107,7 +107,7 @@ def main() -> None:
                                        source_checkpoint=args.checkpoint),
                              state_dict=model.state_dict()),
                         osp.join(stage, 'fused.pth'))
-        if cfg.model.backbone.get('type') == 'VanillaNet':
+        if hasattr(model.backbone, 'deploy'):  # VanillaNet (any registry prefix)
             cfg.model.backbone.deploy = True  # the fused form's layout
         cfg.model.backbone.init_cfg = None
         cfg.load_from = None

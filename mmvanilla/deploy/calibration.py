@@ -39,8 +39,10 @@ def calibration_source(cfg: Config, model: nn.Module,
     def load(index: int) -> Tensor:
         try:
             item = dataset[index]
+        except DatasetError:
+            raise
         except FileNotFoundError as e:
-            raise DatasetError(f'{e.filename!r} not found: check the config\'s data_root '
+            raise DatasetError(f'{e.filename or e!r} not found: check the config\'s data_root '
                                'and file paths (or --cfg-options); calibration reads its '
                                'training images') from None
         return preprocessor(dict(inputs=[item['inputs']], data_samples=[item['data_samples']]),
