@@ -48,10 +48,10 @@ def reduced_precision_modules(model: nn.Module) -> List[nn.Module]:
 
 def to_reduced_precision(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     """Cast ``model``'s network (see module doc) to ``dtype``, in place."""
-    backbone, *others = reduced_precision_modules(model)
-    for module in [backbone] + others:
+    modules = reduced_precision_modules(model)
+    for module in modules:
         module.to(dtype=dtype, memory_format=torch.channels_last)
         module.register_forward_pre_hook(_cast_inputs(dtype))
-    for module in others:
+    for module in modules[1:]:  # the neck's and head's outputs (not the backbone's)
         module.register_forward_hook(_cast_outputs_to_float)
     return model
