@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from typing import Callable, Dict, List
 
 import torch
@@ -35,7 +34,8 @@ from mmvanilla.runtime import (
     runtime_description,
 )
 from mmvanilla.utils.console import quiet_console
-from mmvanilla.utils.detector import max_rel_err
+from mmvanilla.apis.detector import max_rel_err
+from mmvanilla.apis.timing import timed
 
 GEMM_N = 4096
 CONV_CHANNELS, CONV_HW = 2048, (100, 160)  # VN-11's widest stride-16 layers, /8 map
@@ -70,17 +70,11 @@ class PlainFusedVanillaNet(nn.Module):
         return outs
 
 
-def timed(fn: Callable) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def mkl_gemm_rate() -> Callable[[], float]:
     """GFLOP/s of a 4096x4096 fp32 ``torch.mm`` (MKL in torch's CPU wheel)."""
     a, b = torch.randn(GEMM_N, GEMM_N), torch.randn(GEMM_N, GEMM_N)
     out = torch.empty(GEMM_N, GEMM_N)
-    return lambda: 2 * GEMM_N ** 3 / timed(lambda: torch.mm(a, b, out=out)) / 1e9
+    return lambda: 2 * GEMM_N ** 3 / timed(lambda: torch.mm(a, b, out=out))[0] / 1e9
 
 
 def onednn_conv_rate() -> Callable[[], float]:
@@ -90,7 +84,7 @@ def onednn_conv_rate() -> Callable[[], float]:
     bias, x = torch.zeros(c), torch.randn(1, c, h, w).to_mkldnn()
     flop = 2 * c * c * h * w
     return lambda: flop / timed(lambda: torch.mkldnn_convolution(
-        x, weight, bias, [0, 0], [1, 1], [1, 1], 1)) / 1e9
+        x, weight, bias, [0, 0], [1, 1], [1, 1], 1))[0] / 1e9
 
 
 def gflop(model: nn.Module, x: torch.Tensor) -> float:
@@ -130,7 +124,7 @@ def plain_child(weights: str, size: List[int], repeats: int) -> None:
     x = torch.randn(1, 3, *size)
     with torch.no_grad():
         plain(x)
-        times = [timed(lambda: plain(x)) for _ in range(repeats)]
+        times = [timed(lambda: plain(x))[0] for _ in range(repeats)]
     print(json.dumps(dict(plain_s=statistics.median(times), plain_runs=times,
                           runtime=runtime_description())))
 
@@ -166,8 +160,8 @@ def main() -> None:
         for i in range(args.repeats):
             for name, rate in references.items():
                 runs[name].append(statistics.median(rate() for _ in range(3)))
-            runs['fused_s'].append(timed(lambda: fused(x)))
-            runs['unfused_s'].append(timed(lambda: unfused(x)))
+            runs['fused_s'].append(timed(lambda: fused(x))[0])
+            runs['unfused_s'].append(timed(lambda: unfused(x))[0])
             print(f'[{i + 1}/{args.repeats}] mkl mm {runs["gemm_gflops_mkl"][-1]:.0f}, '
                   f'onednn conv {runs["gemm_gflops_onednn"][-1]:.0f} GFLOP/s  '
                   f'fused {runs["fused_s"][-1]:.3f} s  unfused {runs["unfused_s"][-1]:.3f} s',

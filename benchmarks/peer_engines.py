@@ -32,21 +32,22 @@ import os.path as osp
 import statistics
 import sys
 import tempfile
-import time
 from typing import Callable, Dict, List
 
 import numpy as np
 import torch
 
-import mmvanilla  # noqa: F401
-from mmvanilla.deploy import DetectorNetwork, cpu_has_native_bf16, to_reduced_precision
+import mmvanilla.plugin  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmvanilla.deploy import DetectorNetwork, to_reduced_precision
+from mmvanilla.utils.cpu import cpu_has_native_bf16
 from mmvanilla.deploy.openvino_network import OpenVINONetwork, import_openvino
 from mmvanilla.deploy.onnx_export import export_onnx
 from mmvanilla.deploy.quantization import quantize_onnx
-from mmvanilla.engine import switch_to_deploy
+from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
 from mmvanilla.utils.console import quiet_console
-from mmvanilla.utils.detector import build_detector
+from mmvanilla.apis.detector import build_detector
+from mmvanilla.apis.timing import time_calls
 
 
 class _Backbone(torch.nn.Module):
@@ -111,17 +112,7 @@ def as_arrays(out) -> List[np.ndarray]:
 def time_round_robin(runs: Dict[str, Callable], rounds: int, warmup: int,
                      reference: str = 'mmvanilla fp32') -> Dict[str, dict]:
     """Median time of each run, one call each per round; errors against ``reference``."""
-    times = {k: [] for k in runs}
-    outputs = {}
-    with torch.no_grad():
-        for k, fn in runs.items():
-            for _ in range(warmup):
-                outputs[k] = fn()
-        for _ in range(rounds):
-            for k, fn in runs.items():
-                start = time.perf_counter()
-                fn()
-                times[k].append(time.perf_counter() - start)
+    times, outputs = time_calls(runs, rounds, warmup)
     ref = as_arrays(outputs[reference])
     result = {}
     for k, ts in times.items():

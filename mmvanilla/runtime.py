@@ -15,6 +15,8 @@ import os
 import sys
 from typing import Dict, List, Optional
 
+from mmvanilla.utils.cpu import cpu_model
+
 TUNED_ENV = {
     'MALLOC_MMAP_MAX_': '0',
     'MALLOC_TRIM_THRESHOLD_': str(1 << 40),
@@ -39,26 +41,10 @@ def runtime_description() -> Dict[str, object]:
         allocator = 'glibc malloc defaults'
     if preload:
         allocator += f'; LD_PRELOAD={preload}'
-    return dict(allocator=allocator, cpu=_cpu_model(), torch=torch.__version__,
+    return dict(allocator=allocator, cpu=cpu_model(), torch=torch.__version__,
                 threads=torch.get_num_threads(),
                 mkldnn=torch.backends.mkldnn.is_available(),
                 python=sys.version.split()[0])
-
-
-def _cpu_model() -> str:
-    """e.g. 'Intel(R) Xeon(R) Processor, 2 cores, avx512f'."""
-    name, flags = 'unknown', set()
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name') and name == 'unknown':
-                    name = line.split(':', 1)[1].strip()
-                elif line.startswith('flags') and not flags:
-                    flags = set(line.split(':', 1)[1].split())
-    except OSError:
-        pass
-    isa = next((f for f in ('avx512f', 'avx2', 'avx') if f in flags), 'no avx')
-    return f'{name}, {os.cpu_count()} cores, {isa}'
 
 
 def default_runtime_env() -> Dict[str, str]:

@@ -1,7 +1,23 @@
+import contextlib
+import importlib
+import io
+import os
+import pathlib
+import shutil
+import sys
+from typing import NamedTuple
+
 import pytest
 import torch
 
-import mmvanilla  # noqa: F401  (registers modules)
+import mmvanilla.plugin  # noqa: F401  (registers modules, safe checkpoint loading)
+
+def pytest_configure(config):
+    """The workers share the cores: one share of threads each (oversubscribed
+    OpenMP threads make tiny models many times slower)."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
 
 TINY_ARCH = dict(dims=[8, 8, 16, 32, 32, 64], strides=[1, 2, 2, 2, 1])
 
@@ -24,24 +40,78 @@ def tiny_arch():
     return dict(TINY_ARCH)
 
 
-REPO = __import__('pathlib').Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope='session')
 def shapes_root(tmp_path_factory):
     """A small generated COCO-format dataset (8 train, 4 val images)."""
     from mmvanilla.datasets import make_shapes_dataset
-    root = tmp_path_factory.mktemp('shapes')
-    make_shapes_dataset(str(root), num_train=8, num_val=4, seed=0)
-    return str(root)
+    return str(built_once(tmp_path_factory, 'shapes', lambda root: make_shapes_dataset(
+        str(root), num_train=8, num_val=4, seed=0)))
 
 
-def run_tool(*args, cwd=None, timeout=300, env=None):
-    """Run ``python tools/<args>`` (or a .sh) as a user would; returns the process."""
-    import os
+class ToolResult(NamedTuple):
+    """What a user of a tool sees: exit status, console output."""
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _fresh_mmengine_state() -> None:
+    """What a new process has: no mmengine loggers, message hubs, visualizers
+    or scopes left by an earlier tool run (a run reuses one of the same name,
+    with its log file and history, if it starts within the same second)."""
+    from mmengine.logging import MMLogger
+    from mmengine.utils import ManagerMixin
+    for handler in (h for lg in MMLogger._instance_dict.values() for h in lg.handlers):
+        handler.close()
+    classes = [ManagerMixin]
+    while classes:
+        cls = classes.pop()
+        classes += cls.__subclasses__()
+        if '_instance_dict' in vars(cls):
+            cls._instance_dict.clear()
+
+
+@contextlib.contextmanager
+def _environment(env, cwd):
+    saved, old_cwd = dict(os.environ), os.getcwd()
+    os.environ.update(env or {})
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def call_tool(name, *args, cwd=None, env=None) -> ToolResult:
+    """Run ``mmvanilla.tools.<name>`` in this process as ``python
+    tools/<name>.py ARGS`` would (:func:`mmvanilla.cli.call`): its exit
+    status, stdout and stderr."""
+    from mmvanilla.cli import call
+    module = importlib.import_module(f'mmvanilla.tools.{str(name).removesuffix(".py")}')
+    _fresh_mmengine_state()
+    out, err = io.StringIO(), io.StringIO()
+    with _environment(env, cwd), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        try:
+            code = call(module.main, [str(a) for a in args])
+        except SystemExit as e:  # argparse's own usage errors
+            code = e.code
+    return ToolResult(code, out.getvalue(), err.getvalue())
+
+
+def run_program(*args, cwd=None, timeout=300, env=None):
+    """Run ``python tools/<args>`` (or a .sh, or a script path) as a separate
+    process, as a user would; for the few true end-to-end tests."""
     import subprocess
-    import sys
-    full_env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
+    # as many threads as this process: the same arithmetic as an in-process run
+    full_env = dict(os.environ, PYTHONWARNINGS='ignore',
+                    OMP_NUM_THREADS=str(torch.get_num_threads()), **(env or {}))
     tool = str(args[0] if '/' in str(args[0]) else REPO / 'tools' / args[0])
     cmd = ['bash', tool] if tool.endswith('.sh') else [sys.executable, tool]
     return subprocess.run(cmd + [str(a) for a in args[1:]], cwd=cwd or REPO,
@@ -49,10 +119,26 @@ def run_tool(*args, cwd=None, timeout=300, env=None):
                           timeout=timeout)
 
 
+def built_once(tmp_path_factory, name: str, build) -> pathlib.Path:
+    """The folder ``name``, made by ``build(folder)`` once per test run and
+    shared by every pytest-xdist worker (the first one builds, under a lock)."""
+    from filelock import FileLock
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        root = root.parent  # the run's folder, above each worker's own
+    folder = root / name
+    with FileLock(str(folder) + '.lock'):
+        if not (folder / '.built').exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / '.built').touch()
+    return folder
+
+
 def log_text(work_dir) -> str:
     """Everything mmengine logged in ``work_dir`` (the tools' console shows a
     summary; the log files keep the full log)."""
-    import pathlib
     return '\n'.join(p.read_text() for p in sorted(pathlib.Path(work_dir).rglob('*.log')))
 
 
@@ -70,16 +156,18 @@ def trained_retinanet(shapes_root, tmp_path_factory):
     """(work_dir, checkpoint, cfg-options): configs/retinanet_vanillanet11.py
     with the tiny options, trained 2 epochs on the shapes data by tools/train.py."""
     from tests.detection_options import tiny_detector_options
-    work_dir = tmp_path_factory.mktemp('retinanet')
     options = tiny_detector_options(shapes_root, 'retinanet', epochs=2)
-    proc = run_tool('train.py', REPO / 'configs' / 'retinanet_vanillanet11.py',
-                    '--work-dir', work_dir, '--cfg-options', *options)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    def train(work_dir):  # the README's command, as a program
+        proc = run_program('train.py', REPO / 'configs' / 'retinanet_vanillanet11.py',
+                           '--work-dir', work_dir, '--cfg-options', *options)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    work_dir = built_once(tmp_path_factory, 'retinanet', train)
     return work_dir, work_dir / 'epoch_2.pth', options
 
 
 @pytest.fixture(scope='session')
-def spread_scores_checkpoint(trained_retinanet):
+def spread_scores_checkpoint(trained_retinanet, tmp_path_factory):
     """The trained checkpoint with its classification layer re-drawn at random.
 
     Two epochs leave every score near the focal-loss prior 0.01. Random class
@@ -88,9 +176,14 @@ def spread_scores_checkpoint(trained_retinanet):
     a few hundred real detections per image for tests/predictions.py to compare
     (and keeps the flat background's many equal scores below the threshold).
     """
-    from mmvanilla.utils import safe_load
-    from mmvanilla.utils.detector import build_detector
-    work_dir, checkpoint, options = trained_retinanet
+    return built_once(tmp_path_factory, 'spread_scores',
+                      lambda folder: _spread_scores(trained_retinanet, folder)) / 'spread_scores.pth'
+
+
+def _spread_scores(trained_retinanet, folder):
+    from mmvanilla.apis.detector import build_detector
+    from mmvanilla.utils.safe_checkpoint import safe_load
+    _, checkpoint, options = trained_retinanet
     ckpt = safe_load(str(checkpoint))
     state = ckpt['state_dict']
     gen = torch.Generator().manual_seed(0)
@@ -109,9 +202,7 @@ def spread_scores_checkpoint(trained_retinanet):
                 logits[c].append(channel.flatten())
     state['bbox_head.retina_cls.bias'] = -torch.stack(
         [torch.quantile(torch.cat(c), 0.999) for c in logits])
-    path = work_dir / 'spread_scores.pth'
-    torch.save(ckpt, path)
-    return path
+    torch.save(ckpt, folder / 'spread_scores.pth')
 
 
 def cli_options(options):

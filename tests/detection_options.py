@@ -10,8 +10,16 @@ def _list(values) -> str:
     return '[' + ','.join(map(str, values)) + ']'
 
 
+#: The shapes images' own size: the tiny detectors train and test at it
+#: instead of the configs' 1280x800 (the Resize step of each pipeline).
+IMAGE_SCALE = (320, 256)
+_RESIZE_STEP = dict(train=2, val=1)  # its index in the configs' pipelines
+
+
 def _data(root: str, split: str, prefix: str) -> List[str]:
+    step = _RESIZE_STEP['train' if prefix.startswith('train') else 'val']
     return [f'{prefix}.dataset.data_root={root}/',
+            f'{prefix}.dataset.pipeline.{step}.scale=({IMAGE_SCALE[0]},{IMAGE_SCALE[1]})',
             f'{prefix}.dataset.ann_file=annotations/instances_{split}.json',
             f'{prefix}.dataset.data_prefix.img={split}/',
             f'{prefix}.dataset.metainfo.classes=(circle,square,triangle)',

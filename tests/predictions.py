@@ -15,7 +15,7 @@ from typing import List, Tuple
 
 import torch
 
-from tests.conftest import run_tool
+from tests.conftest import call_tool, run_program
 
 SCORE_THR = 0.5
 # mmdet's RetinaNet post-processing, made continuous: IoU > 1 never happens, so
@@ -33,10 +33,11 @@ SCORE_ATOL, BOX_ATOL, BOX_RTOL = 1e-4, 1e-2, 1e-4
 
 
 def predict(config, checkpoint, options: List[str], tmp_path: Path,
-            *extra) -> Tuple[list, object]:
-    """``tools/test.py`` with continuous post-processing; (predictions, process)."""
+            *extra, as_program: bool = False) -> Tuple[list, object]:
+    """``tools/test.py`` with continuous post-processing, in this process or
+    (``as_program``) as a separate one; (predictions, result)."""
     out = tmp_path / f'pred_{len(list(tmp_path.glob("pred_*")))}.pkl'
-    proc = run_tool('test.py', config, checkpoint, '--work-dir', tmp_path, '--out', out,
+    proc = (run_program if as_program else call_tool)('test.py', config, checkpoint, '--work-dir', tmp_path, '--out', out,
                     *extra, '--cfg-options', *options, *CONTINUOUS_POSTPROCESS)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out, 'rb') as f:

@@ -1,23 +1,9 @@
-"""Generate the embedded COCO-format shapes dataset (see mmvanilla.datasets.shapes)."""
-import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
-import argparse
+"""Generate the embedded COCO-format shapes dataset (see mmvanilla.datasets.shapes).
 
-from mmvanilla.datasets import make_shapes_dataset
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('root', nargs='?', default='data/shapes', help='output folder')
-    parser.add_argument('--num-train', type=int, default=160)
-    parser.add_argument('--num-val', type=int, default=40)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--size', type=int, nargs=2, default=[320, 256], metavar=('W', 'H'),
-                        help='image size (1280 800 gives the COCO configs\' exact test scale)')
-    args = parser.parse_args()
-    files = make_shapes_dataset(args.root, args.num_train, args.num_val, tuple(args.size),
-                                seed=args.seed)
-    print('wrote', ', '.join(files.values()))
-
+The tool is mmvanilla.tools.make_shapes_dataset (its main(argv) runs in-process too); this file
+runs it as a program: python tools/make_shapes_dataset.py --help.
+"""
+from mmvanilla.cli import run_as_program
 
 if __name__ == '__main__':
-    main()
+    run_as_program('mmvanilla.tools.make_shapes_dataset')

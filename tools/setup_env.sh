@@ -23,7 +23,7 @@ check() {
   "$venv/bin/python" - <<'PY' 2>/dev/null
 import mmcv, mmcv.ops, mmdet, mmpretrain, mmengine, pycocotools, pytest, torch, torchvision
 import onnxruntime, openvino
-import mmvanilla
+import mmvanilla.plugin
 PY
 }
 

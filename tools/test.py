@@ -1,86 +1,9 @@
-"""Test a detector (mmdet's tools/test.py interface, plus --deploy)."""
-import quiet_warnings  # noqa: F401,I001  (first: before mmengine is imported)
-import tuned_runtime  # noqa: F401,I001  (re-executes once, before the heavy imports)
-import argparse
-import os.path as osp
+"""Test a detector (mmdet's tools/test.py interface, plus --deploy).
 
-import torch
-
-from mmengine.config import Config
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-import mmvanilla  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmvanilla.deploy import add_precision_arg, resolve_precision
-from mmvanilla.deploy.apply import int8_model_path
-from mmvanilla.utils.cli import (
-    add_custom_hook,
-    add_runner_args,
-    load_runner_config,
-    run_cli,
-    writable_file,
-)
-from mmvanilla.utils.config_checks import check_config
-from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
-from mmvanilla.utils.errors import CheckpointError, ConfigError
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', type=str,
-                        help='dump the predictions to a pickle file for offline '
-                        'evaluation')
-    parser.add_argument('--show-dir', help='save images with predictions drawn '
-                        'into this folder (relative to the work dir)')
-    parser.add_argument('--deploy', action='store_true',
-                        help='reparameterize the backbone to its fused form after '
-                        'loading the checkpoint, before testing')
-    add_precision_arg(parser)
-    add_runner_args(parser)
-    return parser.parse_args()
-
-
-def build_cfg(args: argparse.Namespace) -> Config:
-    if not osp.isfile(args.checkpoint):
-        raise CheckpointError(f'checkpoint {args.checkpoint!r} not found')
-    if args.out is not None:
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise ConfigError(f'--out must end in .pkl or .pickle, got {args.out!r}')
-        writable_file(args.out, '--out')
-    cfg = load_runner_config(args)
-    cfg.load_from = args.checkpoint
-    # mmengine only warns about keys that do not fit: evaluating such a model
-    # would print mAP 0.000 and exit 0. This hook makes it one error.
-    add_custom_hook(cfg, 'CheckpointFitHook')
-    if args.show_dir:
-        cfg.default_hooks.visualization.update(
-            draw=True, test_out_dir=args.show_dir)
-    precision = resolve_precision(args.precision,
-                                  'cuda' if torch.cuda.is_available() else 'cpu')
-    # --precision deploys: the fused model (int8 runs its own, already fused network)
-    if precision != 'int8' and (args.deploy or args.precision != 'fp32'):
-        add_custom_hook(cfg, 'SwitchToDeployHook')
-    if args.precision != 'fp32':  # says which precision ran (fp32 after a fallback)
-        int8_model = int8_model_path(cfg) if precision == 'int8' else None
-        add_custom_hook(cfg, 'DeployPrecisionHook', precision=precision,
-                        int8_model=int8_model)
-    return cfg
-
-
-def main() -> None:
-    args = parse_args()
-    cfg = build_cfg(args)
-    check_config(cfg, ['test'], pretrained=False)
-    prepare_cpu_distributed(cfg)
-    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg
-              else RUNNERS.build(cfg))
-    if args.out is not None:
-        from mmdet.evaluation import DumpDetResults
-        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
-    runner.test()
-
+The tool is mmvanilla.tools.test (its main(argv) runs in-process too); this file
+runs it as a program: python tools/test.py --help.
+"""
+from mmvanilla.cli import run_as_program
 
 if __name__ == '__main__':
-    run_cli(main)
+    run_as_program('mmvanilla.tools.test')

@@ -5,7 +5,7 @@
 # epochs 8 and 11.
 _base_ = 'mmdet::_base_/schedules/schedule_1x.py'
 
-custom_imports = dict(imports=['mmvanilla'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmvanilla.plugin'], allow_failed_imports=False)
 
 optim_wrapper = dict(
     _delete_=True,

@@ -3,6 +3,7 @@ import argparse
 import os
 from typing import Optional
 
+from mmvanilla.utils import cpu
 from mmvanilla.utils.errors import ConfigError
 
 PRECISIONS = ('fp32', 'bf16', 'int8', 'fp16')
@@ -18,27 +19,9 @@ DESCRIPTIONS = {
             'quantization, run by OpenVINO; its few non-quantized operations in '
             'OpenVINO\'s default precision); post-processing (mmdet) in fp32',
 }
-BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
 #: Set to 1 to run bf16 where the CPU lacks it (emulated, slow): to measure the
 #: accuracy of a bf16 deployment on a machine that cannot run it fast.
 EMULATED_BF16_ENV = 'MMVANILLA_EMULATED_BF16'
-
-
-def cpu_flags() -> set:
-    """The CPU feature flags in /proc/cpuinfo (empty where it is unreadable)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('flags'):
-                    return set(line.split(':', 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def cpu_has_native_bf16() -> bool:
-    """True where the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
-    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
 
 
 def resolve_precision(precision: str, device: str = 'cpu',
@@ -57,7 +40,7 @@ def resolve_precision(precision: str, device: str = 'cpu',
         raise ConfigError('--precision int8 runs on CPU (OpenVINO): hide the GPU '
                           '(CUDA_VISIBLE_DEVICES= , or --device cpu where a tool has it), '
                           'or use --precision fp16 on CUDA')
-    if precision == 'bf16' and not cuda and not cpu_has_native_bf16():
+    if precision == 'bf16' and not cuda and not cpu.cpu_has_native_bf16():
         if os.environ.get(EMULATED_BF16_ENV) == '1':
             notice(f'note: {EMULATED_BF16_ENV}=1: bf16 emulated on a CPU without native '
                    'bf16 (slower than fp32; the rounding, and so the accuracy, is bf16\'s)')

@@ -1,9 +1,4 @@
-from .errors import CheckpointError, ConfigError, DatasetError, MMVanillaError
+"""The bottom layer: errors, CPU facts, paths, safe checkpoint files, console.
 
-__all__ = ['MMVanillaError', 'ConfigError', 'CheckpointError', 'DatasetError']
-from .safe_checkpoint import SAFE_GLOBALS, safe_load  # noqa: E402
-
-__all__ += ['SAFE_GLOBALS', 'safe_load']
-from .checkpoint_files import latest_complete_checkpoint  # noqa: E402
-
-__all__ += ['latest_complete_checkpoint']
+Nothing here imports :mod:`mmvanilla.models`, ``engine``, ``deploy`` or ``apis``.
+"""

@@ -1,9 +1,10 @@
 """Checkpoint files that survive a crash: atomic writes, resume from a complete one.
 
 mmengine writes checkpoints in place, so a process killed while saving leaves
-a truncated ``epoch_N.pth``. Importing mmvanilla makes local writes through
-mmengine's file backend atomic (write a temporary file, then rename), and
-``--resume`` starts from the newest checkpoint that loads.
+a truncated ``epoch_N.pth``. :mod:`mmvanilla.patches` makes local writes through
+mmengine's file backend atomic with :class:`AtomicLocalBackend` (write a
+temporary file, then rename), and ``--resume`` starts from the newest
+checkpoint that loads (:func:`latest_complete_checkpoint`).
 """
 import glob
 import os
@@ -13,7 +14,7 @@ import tempfile
 import zipfile
 from typing import List, Optional, Union
 
-from mmengine.fileio import LocalBackend, register_backend
+from mmengine.fileio import LocalBackend
 from mmengine.logging import print_log
 
 
@@ -39,8 +40,6 @@ class AtomicLocalBackend(LocalBackend):
                 os.remove(tmp)
             raise
 
-
-register_backend('local', AtomicLocalBackend, force=True, prefixes='')
 
 
 def _complete(path: str) -> bool:

@@ -6,7 +6,7 @@ to mAP 0.000 and exit status 0. Here every model key must be present with its
 shape, and no other key may be in the file.
 """
 import re
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from torch import Tensor, nn
 
@@ -18,16 +18,31 @@ OPTIONAL_SUFFIXES = ('deep_training_lambda',)
 _MODULE_PREFIX = re.compile(r'^module\.')  # mmengine's default revise_keys
 
 
-def checkpoint_state_dict(checkpoint: Any, source: str) -> Dict[str, Any]:
-    """The weights of a loaded checkpoint (``state_dict`` entry or the dict itself)."""
+#: Where a checkpoint keeps its weights, in the order they are looked for:
+#: mmengine's files, then the official VanillaNet training script's.
+STATE_DICT_KEYS = ('state_dict', 'model', 'model_ema')
+
+
+def checkpoint_state_dict(checkpoint: Any, source: str = 'checkpoint',
+                          key: Optional[str] = None) -> Dict[str, Any]:
+    """The weights of a loaded checkpoint, ``module.`` prefixes stripped:
+    ``checkpoint[key]``, else the first of :data:`STATE_DICT_KEYS` present,
+    else the dict itself (a bare state dict)."""
     if not isinstance(checkpoint, dict):
         raise CheckpointError(
             f'{source} holds a {type(checkpoint).__name__}, not a checkpoint: save '
             f"dict(state_dict=model.state_dict()) or give a file written by tools/train.py")
-    state = checkpoint.get('state_dict', checkpoint)
+    if key is not None:
+        if key not in checkpoint:
+            raise CheckpointError(
+                f'{source} has no {key!r} entry (it has {sorted(checkpoint)[:8]}); '
+                f'drop `key` from init_cfg or name one of those')
+        state = checkpoint[key]
+    else:
+        state = next((checkpoint[k] for k in STATE_DICT_KEYS if k in checkpoint), checkpoint)
     if not isinstance(state, dict):
         raise CheckpointError(
-            f"{source}: its 'state_dict' is a {type(state).__name__}, not a dict of tensors")
+            f"{source}: its weights are a {type(state).__name__}, not a dict of tensors")
     return {_MODULE_PREFIX.sub('', k): v for k, v in state.items()}
 
 

@@ -2,7 +2,9 @@
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
-from mmengine.logging import print_log
+from mmengine.logging import MMLogger
+
+from mmvanilla.utils.console import announce
 
 
 def prepare_cpu_distributed(cfg: Config) -> None:
@@ -21,5 +23,5 @@ def prepare_cpu_distributed(cfg: Config) -> None:
     wrapper.update(cfg.get('model_wrapper_cfg') or {})
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
-    print_log(f'no CUDA: distributed on CPU with gloo, rank {dist.get_rank()} of '
-              f'{dist.get_world_size()}', logger='current')
+    announce(MMLogger.get_current_instance(), f'no CUDA: distributed on CPU with gloo, '
+             f'rank {dist.get_rank()} of {dist.get_world_size()}')

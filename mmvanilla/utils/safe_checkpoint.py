@@ -1,10 +1,7 @@
 """Load checkpoints as untrusted files: ``weights_only`` plus an allow-list.
 
-Importing :mod:`mmvanilla` routes mmengine's checkpoint loading through
-:func:`safe_load`: local files (``load_from``, ``--resume``, ``init_cfg``
-Pretrained) and downloads (``http(s)://``, ``torchvision://``,
-``open-mmlab://``, ``mmcls://``, which mmengine otherwise unpickles with
-``torch.hub`` and ``weights_only=False``).
+:mod:`mmvanilla.patches` routes mmengine's checkpoint loading (local files
+and downloads) through :func:`safe_load` and :func:`safe_load_url`.
 """
 import argparse
 import collections
@@ -14,11 +11,9 @@ import pickle
 from typing import Any, List, Optional
 from urllib.parse import urlparse
 
-import mmengine.runner.checkpoint as mmengine_checkpoint
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmvanilla.utils.errors import CheckpointError
 
@@ -119,10 +114,6 @@ def _unsafe_names(filename: str) -> str:
     return 'refused: ' + ', '.join(refused) if refused else 'unsupported pickle opcode'
 
 
-def _load_from_local(filename: str, map_location: Any) -> Any:
-    return safe_load(filename, map_location)
-
-
 def safe_load_url(url: str, model_dir: Optional[str] = None, map_location: Any = None,
                   progress: bool = False, **kwargs) -> Any:
     """Download ``url`` into torch's hub cache (once), then :func:`safe_load` it."""
@@ -132,8 +123,3 @@ def safe_load_url(url: str, model_dir: Optional[str] = None, map_location: Any =
     if not osp.isfile(cached):
         torch.hub.download_url_to_file(url, cached, progress=progress)
     return safe_load(cached, map_location)
-
-
-CheckpointLoader.register_scheme(prefixes='', loader=_load_from_local, force=True)
-# Every web scheme of mmengine ends in this module-level function.
-mmengine_checkpoint.load_url = safe_load_url

@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-import mmvanilla  # noqa: F401
+import mmvanilla.plugin  # noqa: F401  (registers modules, safe checkpoint loading)
 from tests.conftest import REPO
 
 OFFICIAL = REPO / 'configs' / 'official'

@@ -3,8 +3,8 @@ import pytest
 from mmdet.registry import MODELS
 from mmengine.config import Config
 
-import mmvanilla  # noqa: F401
-from mmvanilla.engine import switch_to_deploy
+import mmvanilla.plugin  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmvanilla.models import switch_to_deploy
 from tests.conftest import REPO
 
 

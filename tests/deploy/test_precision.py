@@ -1,6 +1,6 @@
 import pytest
 
-from mmvanilla.deploy import precision as precision_module
+from mmvanilla.utils import cpu
 from mmvanilla.deploy import resolve_precision
 from mmvanilla.utils.errors import ConfigError
 
@@ -8,7 +8,7 @@ from mmvanilla.utils.errors import ConfigError
 def test_cpu_without_native_bf16_runs_fp32_with_one_note(monkeypatch):
     # An AVX-512 CPU without AVX512-BF16 or AMX (e.g. the Intel Xeon of this
     # machine kind): bf16 would be emulated, slower than fp32.
-    monkeypatch.setattr(precision_module, 'cpu_flags', lambda: {'avx512f', 'avx512_vnni'})
+    monkeypatch.setattr(cpu, 'cpu_flags', lambda: {'avx512f', 'avx512_vnni'})
     monkeypatch.delenv('MMVANILLA_EMULATED_BF16', raising=False)
     notes = []
     assert resolve_precision('bf16', 'cpu', notice=notes.append) == 'fp32'
@@ -17,7 +17,7 @@ def test_cpu_without_native_bf16_runs_fp32_with_one_note(monkeypatch):
 
 
 def test_emulated_bf16_runs_on_request_for_accuracy_checks(monkeypatch):
-    monkeypatch.setattr(precision_module, 'cpu_flags', lambda: {'avx2'})
+    monkeypatch.setattr(cpu, 'cpu_flags', lambda: {'avx2'})
     monkeypatch.setenv('MMVANILLA_EMULATED_BF16', '1')
     notes = []
     assert resolve_precision('bf16', 'cpu', notice=notes.append) == 'bf16'
@@ -26,7 +26,7 @@ def test_emulated_bf16_runs_on_request_for_accuracy_checks(monkeypatch):
 
 @pytest.mark.parametrize('flag', ['avx512_bf16', 'amx_bf16'])
 def test_cpu_with_native_bf16_runs_bf16_silently(monkeypatch, flag):
-    monkeypatch.setattr(precision_module, 'cpu_flags', lambda: {'avx512f', flag})
+    monkeypatch.setattr(cpu, 'cpu_flags', lambda: {'avx512f', flag})
     notes = []
     assert resolve_precision('bf16', 'cpu', notice=notes.append) == 'bf16'
     assert notes == []
@@ -43,7 +43,7 @@ def test_impossible_precision_is_one_clear_error(precision, device, hint):
 
 
 def test_fp32_and_int8_need_no_cpu_feature(monkeypatch):
-    monkeypatch.setattr(precision_module, 'cpu_flags', lambda: set())
+    monkeypatch.setattr(cpu, 'cpu_flags', lambda: set())
     assert resolve_precision('fp32') == 'fp32'
     assert resolve_precision('int8') == 'int8'
 

@@ -9,7 +9,7 @@ from mmvanilla.deploy.apply import apply_precision
 from mmvanilla.deploy.calibration import calibration_source, evenly_spaced
 from mmvanilla.deploy.openvino_network import OpenVINONetwork
 from mmvanilla.deploy.quantization import quantize_detector
-from mmvanilla.utils.detector import max_rel_err
+from mmvanilla.apis.detector import max_rel_err
 from mmvanilla.utils.errors import ConfigError
 from tests.conftest import val_batches
 from tests.deploy.test_reduced_precision import fused_detector
@@ -83,7 +83,7 @@ def test_int8_detector_keeps_mmdet_post_processing(int8_network):
 
 
 def test_two_stage_detector_is_refused_with_a_hint(shapes_root):
-    from mmvanilla.utils.detector import build_detector
+    from mmvanilla.apis.detector import build_detector
     from tests.conftest import REPO, cli_options
     from tests.detection_options import tiny_detector_options
     model, _, _ = build_detector(str(REPO / 'configs' / 'mask_rcnn_vanillanet11.py'),

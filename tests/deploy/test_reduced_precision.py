@@ -5,8 +5,8 @@ import copy
 import torch
 
 from mmvanilla.deploy import to_reduced_precision
-from mmvanilla.engine import switch_to_deploy
-from mmvanilla.utils.detector import build_detector, max_rel_err, pre_nms_outputs
+from mmvanilla.models import switch_to_deploy
+from mmvanilla.apis.detector import build_detector, max_rel_err, pre_nms_outputs
 from tests.conftest import REPO, cli_options, val_batches
 
 CONFIG = str(REPO / 'configs' / 'retinanet_vanillanet11.py')

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmvanilla.utils import safe_load
-from mmvanilla.utils.detector import build_detector
-from tests.conftest import REPO, cli_options, run_tool
+from mmvanilla.utils.safe_checkpoint import safe_load
+from mmvanilla.apis.detector import build_detector
+from tests.conftest import REPO, cli_options, call_tool
 from tests.detection_options import tiny_detector_options
 
 RETINA = REPO / 'configs' / 'retinanet_vanillanet11.py'
@@ -35,7 +35,7 @@ def dataset_copy(shapes_root, tmp_path):
 
 
 def train(root, work_dir, *options, kind='retinanet'):
-    return run_tool('train.py', REPO / 'configs' / f'{kind}_vanillanet11.py', '--work-dir',
+    return call_tool('train.py', REPO / 'configs' / f'{kind}_vanillanet11.py', '--work-dir',
                     work_dir, '--cfg-options', *tiny_detector_options(str(root), kind),
                     *options)
 
@@ -47,13 +47,13 @@ def test_fpn_in_channels_that_do_not_match_the_backbone(shapes_root, tmp_path):
 
 
 def test_unknown_arch_from_the_command_line(shapes_root, tmp_path):
-    proc = run_tool('train.py', RETINA, '--work-dir', tmp_path, '--cfg-options',
+    proc = call_tool('train.py', RETINA, '--work-dir', tmp_path, '--cfg-options',
                     'model.backbone.arch=vanillanet_99')
     one_line_error(proc, "unknown VanillaNet arch 'vanillanet_99'", 'vanillanet_11')
 
 
 def test_dict_over_a_named_arch_without_delete(shapes_root, tmp_path):
-    proc = run_tool('train.py', RETINA, '--work-dir', tmp_path, '--cfg-options',
+    proc = call_tool('train.py', RETINA, '--work-dir', tmp_path, '--cfg-options',
                     'model.backbone.arch.dims=[8,16]')
     one_line_error(proc, '--cfg-options do not fit', '_delete_=True')
 
@@ -96,12 +96,12 @@ def test_grayscale_and_rgba_images_are_read_as_rgb(dataset_copy, tmp_path):
 
 def test_test_tool_inputs(trained_retinanet, tmp_path):
     _, checkpoint, options = trained_retinanet
-    proc = run_tool('test.py', RETINA, tmp_path / 'nope.pth')
+    proc = call_tool('test.py', RETINA, tmp_path / 'nope.pth')
     one_line_error(proc, 'nope.pth', 'not found')
-    proc = run_tool('test.py', RETINA, checkpoint, '--out', tmp_path / 'x.json',
+    proc = call_tool('test.py', RETINA, checkpoint, '--out', tmp_path / 'x.json',
                     '--work-dir', tmp_path, '--cfg-options', *options)
     one_line_error(proc, '--out must end in .pkl')
-    proc = run_tool('test.py', tmp_path / 'missing.py', checkpoint)
+    proc = call_tool('test.py', tmp_path / 'missing.py', checkpoint)
     one_line_error(proc, 'config file', 'not found')
 
 
@@ -116,19 +116,19 @@ def test_corrupt_checkpoint_to_test_and_reparameterize(trained_retinanet, tmp_pa
     broken.write_bytes(checkpoint.read_bytes()[:5000])
     for tool, args in (('test.py', [RETINA, broken, '--work-dir', tmp_path]),
                        ('reparameterize.py', [RETINA, broken, tmp_path / 'out'])):
-        proc = run_tool(tool, *args, '--cfg-options', *options)
+        proc = call_tool(tool, *args, '--cfg-options', *options)
         one_line_error(proc, 'truncated or corrupt')
     assert not (tmp_path / 'out').exists()
 
 
 def test_fused_checkpoint_with_the_unfused_config(trained_retinanet, tmp_path):
     _, checkpoint, options = trained_retinanet
-    assert run_tool('reparameterize.py', RETINA, checkpoint, tmp_path,
+    assert call_tool('reparameterize.py', RETINA, checkpoint, tmp_path,
                     '--cfg-options', *options).returncode == 0
     fused = tmp_path / 'epoch_2_deploy.pth'
-    for proc in (run_tool('benchmark.py', RETINA, '--checkpoint', fused, '--iters', 1,
+    for proc in (call_tool('benchmark.py', RETINA, '--checkpoint', fused, '--iters', 1,
                           '--cfg-options', *options),
-                 run_tool('test.py', RETINA, fused, '--work-dir', tmp_path / 'test',
+                 call_tool('test.py', RETINA, fused, '--work-dir', tmp_path / 'test',
                           '--cfg-options', *options)):
         one_line_error(proc, 'does not fit the model',
                        'deploy config that tools/reparameterize.py wrote')
@@ -161,7 +161,7 @@ def test_evaluating_a_checkpoint_that_does_not_fit_fails(
         ckpt['state_dict'] = {k: v[:18] if 'retina_cls' in k else v
                               for k, v in ckpt['state_dict'].items()}
         torch.save(ckpt, path)
-    proc = run_tool('test.py', RETINA, path, '--work-dir', tmp_path / 'w',
+    proc = call_tool('test.py', RETINA, path, '--work-dir', tmp_path / 'w',
                     '--cfg-options', *options)
     one_line_error(proc, *fragments)
     assert 'bbox_mAP' not in proc.stdout + proc.stderr
@@ -219,9 +219,9 @@ def test_fine_tuning_from_another_head_needs_strict_load_false(trained_retinanet
     _, checkpoint, options = trained_retinanet
     two = [o for o in tiny_detector_options(shapes_root, 'retinanet')
            if 'num_classes' not in o] + ['model.bbox_head.num_classes=2', f'load_from={checkpoint}']
-    proc = run_tool('train.py', RETINA, '--work-dir', tmp_path / 'a', '--cfg-options', *two)
+    proc = call_tool('train.py', RETINA, '--work-dir', tmp_path / 'a', '--cfg-options', *two)
     one_line_error(proc, 'of another shape', 'strict_load=False')
-    proc = run_tool('train.py', RETINA, '--work-dir', tmp_path / 'b', '--cfg-options', *two,
+    proc = call_tool('train.py', RETINA, '--work-dir', tmp_path / 'b', '--cfg-options', *two,
                     'strict_load=False')
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / 'b' / 'epoch_1.pth').is_file()
@@ -229,16 +229,16 @@ def test_fine_tuning_from_another_head_needs_strict_load_false(trained_retinanet
 
 def test_config_that_raises_or_is_not_a_config(tmp_path):
     (tmp_path / 'bad.py').write_text("_base_ = []\nmodel = dict(type=undefined_name)\n")
-    one_line_error(run_tool('train.py', tmp_path / 'bad.py'), 'cannot read config',
+    one_line_error(call_tool('train.py', tmp_path / 'bad.py'), 'cannot read config',
                    'NameError', 'undefined_name')
     (tmp_path / 'config.txt').write_text('model = dict()\n')
-    one_line_error(run_tool('train.py', tmp_path / 'config.txt'), 'is not a config: give a .py')
+    one_line_error(call_tool('train.py', tmp_path / 'config.txt'), 'is not a config: give a .py')
 
 
 def test_amp_without_cuda_and_launcher_without_torchrun(shapes_root, tmp_path):
     if not torch.cuda.is_available():
         one_line_error(train(shapes_root, tmp_path, '--amp'), '--amp needs a CUDA GPU')
-    proc = run_tool('train.py', RETINA, '--launcher', 'pytorch', '--work-dir', tmp_path,
+    proc = call_tool('train.py', RETINA, '--launcher', 'pytorch', '--work-dir', tmp_path,
                     env={'RANK': '', 'WORLD_SIZE': ''})  # as outside torchrun
     one_line_error(proc, '--launcher pytorch needs the environment torchrun sets',
                    'tools/dist_train.sh')
@@ -266,14 +266,14 @@ def test_output_paths_that_cannot_be_written_fail_before_the_work(trained_retina
          'output folder'),
     ]
     for args, fragment in calls:
-        one_line_error(run_tool(*args), fragment)
+        one_line_error(call_tool(*args), fragment)
     assert not (tmp_path / 't').exists()  # test.py stopped before the runner
 
 
 def test_onnx_output_into_a_new_folder_is_created(trained_retinanet, tmp_path):
     _, checkpoint, options = trained_retinanet
     out = tmp_path / 'new' / 'sub' / 'model.onnx'
-    proc = run_tool('export_onnx.py', RETINA, out, '--checkpoint', checkpoint, '--backbone-only',
+    proc = call_tool('export_onnx.py', RETINA, out, '--checkpoint', checkpoint, '--backbone-only',
                     '--shape', 64, 64, '--check-shape', 64, 96, '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.stat().st_size > 0

@@ -1,8 +1,9 @@
 """Reparameterize, benchmark, FLOPs and ONNX tools on a tiny trained RetinaNet."""
 import json
 
-from mmvanilla.utils import safe_load
-from tests.conftest import REPO, run_tool
+from mmvanilla.runtime import TUNED_ENV
+from mmvanilla.utils.safe_checkpoint import safe_load
+from tests.conftest import REPO, call_tool, run_program
 from tests.predictions import assert_same_detections, predict
 
 CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
@@ -12,8 +13,9 @@ def test_reparameterized_checkpoint_gives_the_same_detections(
         trained_retinanet, spread_scores_checkpoint, tmp_path):
     _, _, options = trained_retinanet
     checkpoint = spread_scores_checkpoint
-    proc = run_tool('reparameterize.py', CONFIG, checkpoint, tmp_path / 'deploy',
-                    '--cfg-options', *options)
+    # the README's fuse step, as a program
+    proc = run_program('reparameterize.py', CONFIG, checkpoint, tmp_path / 'deploy',
+                       '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'max relative error' in proc.stdout
     fused_ckpt = tmp_path / 'deploy' / 'spread_scores_deploy.pth'
@@ -31,16 +33,17 @@ def test_benchmark_compares_fused_and_unfused(trained_retinanet, tmp_path):
     _, checkpoint, options = trained_retinanet
     out = tmp_path / 'bench.json'
     plot = tmp_path / 'bench.png'
-    proc = run_tool('benchmark.py', CONFIG, '--checkpoint', checkpoint, '--compare',
-                    '--iters', 2, '--warmup', 1, '--out', out, '--plot', plot,
-                    '--cfg-options', *options)
+    # as after the program's re-execution with the tuned runtime (tests/test_cli.py)
+    proc = call_tool('benchmark.py', CONFIG, '--checkpoint', checkpoint, '--compare',
+                     '--iters', 2, '--warmup', 1, '--out', out, '--plot', plot,
+                     '--cfg-options', *options, env=TUNED_ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len((proc.stdout + proc.stderr).splitlines()) <= 15, proc.stdout + proc.stderr
     import matplotlib.pyplot as plt
     assert plt.imread(plot)[..., :3].std() > 0.05  # bars drawn
     report = json.loads(out.read_text())
     assert report['trained_weights'] and report['images'].startswith('test set')
-    assert report['input_shape'][1:] == [800, 1000]  # 320x256 images at 1280x800
+    assert report['input_shape'][1:] == [256, 320]  # the config's test scale
     for mode in ('fused', 'unfused'):
         r = report['results'][mode]
         assert r['fps_median'] > 0 and len(r['times_s']) == 2 and r['params_m'] > 0
@@ -54,7 +57,7 @@ def test_benchmark_compares_fused_and_unfused(trained_retinanet, tmp_path):
 def test_get_flops_counts_fused_below_unfused(trained_retinanet, tmp_path):
     _, _, options = trained_retinanet
     out = tmp_path / 'flops.json'
-    proc = run_tool('get_flops.py', CONFIG, '--shape', 256, 320, '--out', out,
+    proc = call_tool('get_flops.py', CONFIG, '--shape', 256, 320, '--out', out,
                     '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(out.read_text())
@@ -67,7 +70,7 @@ def test_onnx_export_matches_pytorch(trained_retinanet, tmp_path):
     _, checkpoint, options = trained_retinanet
     for extra in ([], ['--backbone-only']):
         out = tmp_path / 'model.onnx'
-        proc = run_tool('export_onnx.py', CONFIG, out, '--checkpoint', checkpoint,
+        proc = call_tool('export_onnx.py', CONFIG, out, '--checkpoint', checkpoint,
                         '--shape', 256, 320, '--check-shape', 320, 480, *extra,
                         '--cfg-options', *options)
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -78,7 +81,7 @@ def test_onnx_export_matches_pytorch(trained_retinanet, tmp_path):
 
 def test_backbone_speed_benchmark_writes_every_field(tmp_path):
     out = tmp_path / 'speed.json'
-    proc = run_tool(REPO / 'benchmarks' / 'backbone_speed.py', '--arch', 'vanillanet_5',
+    proc = run_program(REPO / 'benchmarks' / 'backbone_speed.py', '--arch', 'vanillanet_5',
                     '--size', 64, 64, '--repeats', 1, '--out', out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(out.read_text())

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import REPO, run_tool
+from tests.conftest import REPO, call_tool
 from tests.tools.test_bad_inputs import one_line_error
 
 CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
@@ -13,7 +13,7 @@ CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
 def infer(trained, *args):
     _, checkpoint, options = trained
     # Two epochs of training score near the prior 0.01: keep every box.
-    return run_tool('infer.py', CONFIG, checkpoint, *args, '--cfg-options', *options,
+    return call_tool('infer.py', CONFIG, checkpoint, *args, '--cfg-options', *options,
                     'model.test_cfg.score_thr=0.0')
 
 

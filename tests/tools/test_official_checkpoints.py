@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmvanilla.utils import safe_load
-from mmvanilla.utils.detector import build_detector
+from mmvanilla.utils.safe_checkpoint import safe_load
+from mmvanilla.apis.detector import build_detector
 from tests.conftest import (REPO, cli_options, coco_metrics, log_text, randomize_norms,
-                            run_tool)
+                            call_tool)
 from tests.detection_options import tiny_detector_options
 from tests.numpy1 import numpy1_pickles
 
@@ -90,13 +90,13 @@ def test_released_mmdet2_detector_evaluates_plain_fused_and_reparameterized(
     expected = {'bbox_mAP'} | ({'segm_mAP'} if kind == 'mask_rcnn' else set())
     for extra in ([], ['--deploy']):  # tools/test.py refuses a file that does not fit
         work_dir = tmp_path / f'w{len(extra)}'
-        proc = run_tool('test.py', CONFIGS[kind], ckpt, '--work-dir', work_dir,
+        proc = call_tool('test.py', CONFIGS[kind], ckpt, '--work-dir', work_dir,
                         *extra, '--cfg-options', *options)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert expected <= set(coco_metrics(log_text(work_dir)))
         assert 'test: bbox AP' in proc.stdout
         assert ('reparameterized the model' in proc.stdout + proc.stderr) == bool(extra)
-    proc = run_tool('reparameterize.py', CONFIGS[kind], ckpt, tmp_path / 'deploy',
+    proc = call_tool('reparameterize.py', CONFIGS[kind], ckpt, tmp_path / 'deploy',
                     '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
     fused = safe_load(tmp_path / 'deploy' / f'{kind}_vanillanet_13_deploy.pth')

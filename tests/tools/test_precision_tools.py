@@ -3,8 +3,8 @@ import json
 import re
 import shutil
 
-from mmvanilla.deploy import cpu_has_native_bf16
-from tests.conftest import REPO, coco_metrics, log_text, run_tool
+from mmvanilla.utils.cpu import cpu_has_native_bf16
+from tests.conftest import REPO, coco_metrics, log_text, call_tool
 from tests.tools.test_bad_inputs import one_line_error
 
 CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
@@ -16,7 +16,7 @@ def test_quantized_artefact_round_trips_through_test_and_benchmark(
     _, _, options = trained_retinanet
     checkpoint = spread_scores_checkpoint
     out = tmp_path / 'int8'
-    proc = run_tool('quantize.py', CONFIG, checkpoint, out, '--calib-images', 4,
+    proc = call_tool('quantize.py', CONFIG, checkpoint, out, '--calib-images', 4,
                     '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'calibrating on 4 training images' in proc.stdout
@@ -30,7 +30,7 @@ def test_quantized_artefact_round_trips_through_test_and_benchmark(
 
     # test.py loads the artefact by its config and prints the same metrics
     work = tmp_path / 'test_int8'
-    proc = run_tool('test.py', out / 'config.py', out / 'fused.pth', '--precision', 'int8',
+    proc = call_tool('test.py', out / 'config.py', out / 'fused.pth', '--precision', 'int8',
                     '--work-dir', work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'precision int8' in proc.stdout
@@ -39,7 +39,7 @@ def test_quantized_artefact_round_trips_through_test_and_benchmark(
 
     # benchmark.py times it and says what ran in which precision
     result = tmp_path / 'bench.json'
-    proc = run_tool('benchmark.py', out / 'config.py', '--checkpoint', out / 'fused.pth',
+    proc = call_tool('benchmark.py', out / 'config.py', '--checkpoint', out / 'fused.pth',
                     '--precision', 'int8', '--iters', 1, '--warmup', 0, '--out', result)
     assert proc.returncode == 0, proc.stderr[-3000:]
     fused = json.loads(result.read_text())['results']['fused']
@@ -53,7 +53,7 @@ def test_bf16_test_and_benchmark_state_the_precision_they_ran(
     _, _, options = trained_retinanet
     checkpoint = spread_scores_checkpoint
     work = tmp_path / 'test_bf16'
-    proc = run_tool('test.py', CONFIG, checkpoint, '--precision', 'bf16', '--work-dir', work,
+    proc = call_tool('test.py', CONFIG, checkpoint, '--precision', 'bf16', '--work-dir', work,
                     '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ran = 'bf16' if cpu_has_native_bf16() else 'fp32'
@@ -63,7 +63,7 @@ def test_bf16_test_and_benchmark_state_the_precision_they_ran(
         assert 'running fp32 instead' in proc.stdout
     assert 'bbox_mAP' in coco_metrics(log_text(work))
     result = tmp_path / 'bench.json'
-    proc = run_tool('benchmark.py', CONFIG, '--checkpoint', checkpoint, '--precision', 'bf16',
+    proc = call_tool('benchmark.py', CONFIG, '--checkpoint', checkpoint, '--precision', 'bf16',
                     '--iters', 1, '--warmup', 0, '--out', result, '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(result.read_text())
@@ -73,19 +73,19 @@ def test_bf16_test_and_benchmark_state_the_precision_they_ran(
 
 def test_precision_misuse_is_one_line(trained_retinanet, shapes_root, tmp_path):
     _, checkpoint, options = trained_retinanet
-    proc = run_tool('test.py', CONFIG, checkpoint, '--precision', 'int8',
+    proc = call_tool('test.py', CONFIG, checkpoint, '--precision', 'int8',
                     '--work-dir', tmp_path / 'w', '--cfg-options', *options)
     one_line_error(proc, 'tools/quantize.py CONFIG CHECKPOINT OUT_DIR')
-    proc = run_tool('test.py', CONFIG, checkpoint, '--precision', 'fp16',
+    proc = call_tool('test.py', CONFIG, checkpoint, '--precision', 'fp16',
                     '--work-dir', tmp_path / 'w', '--cfg-options', *options)
     one_line_error(proc, 'fp16 is for CUDA', '--precision bf16')
-    proc = run_tool('quantize.py', CONFIG, checkpoint, tmp_path / 'q', '--calib-images', 0,
+    proc = call_tool('quantize.py', CONFIG, checkpoint, tmp_path / 'q', '--calib-images', 0,
                     '--cfg-options', *options)
     one_line_error(proc, '--calib-images and --eval-images must be >= 1')
-    proc = run_tool('benchmark.py', CONFIG, '--no-fuse', '--precision', 'bf16',
+    proc = call_tool('benchmark.py', CONFIG, '--no-fuse', '--precision', 'bf16',
                     '--out', tmp_path / 'b.json', '--cfg-options', *options)
     one_line_error(proc, '--precision applies to the fused model')
-    proc = run_tool('benchmark.py', CONFIG, '--compare', '--precision', 'int8',
+    proc = call_tool('benchmark.py', CONFIG, '--compare', '--precision', 'int8',
                     '--out', tmp_path / 'b.json', '--cfg-options', *options)
     one_line_error(proc, 'no unfused form: drop --compare')
     assert not (tmp_path / 'q').exists() and not (tmp_path / 'b.json').exists()
@@ -99,7 +99,7 @@ def test_quantize_without_training_images_is_one_line_and_writes_nothing(
     shutil.rmtree(data / 'train')
     options = [o.replace(shapes_root, str(data)) for o in options]
     out = tmp_path / 'q'
-    proc = run_tool('quantize.py', CONFIG, checkpoint, out, '--calib-images', 2,
+    proc = call_tool('quantize.py', CONFIG, checkpoint, out, '--calib-images', 2,
                     '--cfg-options', *options)
     one_line_error(proc, f"image folder '{data}/train/' not found")
     assert not out.exists() and list(tmp_path.glob('.tmp-*')) == []
@@ -110,6 +110,6 @@ def test_int8_config_without_its_network_is_one_line(
     _, checkpoint, options = trained_retinanet
     config = tmp_path / 'config.py'
     config.write_text(f"_base_ = '{CONFIG}'\nint8_model = 'network_int8.onnx'\n")
-    proc = run_tool('test.py', config, checkpoint, '--precision', 'int8',
+    proc = call_tool('test.py', config, checkpoint, '--precision', 'int8',
                     '--work-dir', tmp_path / 'w', '--cfg-options', *options)
     one_line_error(proc, "int8_model='network_int8.onnx' (relative to the config's folder)")

@@ -8,8 +8,8 @@ import time
 
 import torch
 
-from mmvanilla.utils import safe_load
-from tests.conftest import REPO, log_text, run_tool
+from mmvanilla.utils.safe_checkpoint import safe_load
+from tests.conftest import REPO, log_text, call_tool
 from tests.detection_options import tiny_detector_options
 
 # Loaded into the training process through PYTHONPATH: when the atomic writer
@@ -48,7 +48,7 @@ def deterministic_options(shapes_root):
 def test_kill_during_a_save_and_resume_reaches_the_same_weights(shapes_root, tmp_path):
     config, options = write_config(tmp_path), deterministic_options(shapes_root)
     straight, killed = tmp_path / 'straight', tmp_path / 'killed'
-    proc = run_tool('train.py', config, '--work-dir', straight, '--cfg-options', *options)
+    proc = call_tool('train.py', config, '--work-dir', straight, '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     hook_dir, marker = tmp_path / 'pause', tmp_path / 'saving'
@@ -59,6 +59,7 @@ def test_kill_during_a_save_and_resume_reaches_the_same_weights(shapes_root, tmp
          str(killed), '--cfg-options', *options], cwd=REPO, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True,
         env=dict(os.environ, PYTHONWARNINGS='ignore', PAUSE_MARKER=str(marker),
+                 OMP_NUM_THREADS=str(torch.get_num_threads()),  # as the in-process runs
                  PYTHONPATH=os.pathsep.join(filter(None, [str(hook_dir),
                                                           os.environ.get('PYTHONPATH')]))))
     deadline = time.time() + 240
@@ -72,7 +73,7 @@ def test_kill_during_a_save_and_resume_reaches_the_same_weights(shapes_root, tmp
     assert not (killed / 'epoch_3.pth').exists()
     assert (killed / 'last_checkpoint').read_text().endswith('epoch_2.pth')
 
-    proc = run_tool('train.py', config, '--work-dir', killed, '--resume',
+    proc = call_tool('train.py', config, '--work-dir', killed, '--resume',
                     '--cfg-options', *options)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert not os.path.exists(partial)  # the partial save was cleaned up
@@ -91,14 +92,14 @@ def test_resume_skips_a_truncated_newest_checkpoint(shapes_root, tmp_path):
     """A file truncated by other means (copy, full disk) with last_checkpoint
     naming it: the newest complete checkpoint is used instead."""
     options = deterministic_options(shapes_root)
-    proc = run_tool('train.py', REPO / 'configs' / 'retinanet_vanillanet11.py', '--work-dir',
+    proc = call_tool('train.py', REPO / 'configs' / 'retinanet_vanillanet11.py', '--work-dir',
                     tmp_path, '--cfg-options', *options[:-1], 'train_cfg.max_epochs=2',
                     'train_cfg.val_interval=100')
     assert proc.returncode == 0, proc.stderr[-3000:]
     good = (tmp_path / 'epoch_2.pth').read_bytes()
     (tmp_path / 'epoch_3.pth').write_bytes(good[:len(good) // 2])
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_3.pth'))
-    proc = run_tool('train.py', REPO / 'configs' / 'retinanet_vanillanet11.py', '--work-dir',
+    proc = call_tool('train.py', REPO / 'configs' / 'retinanet_vanillanet11.py', '--work-dir',
                     tmp_path, '--resume', '--cfg-options', *options)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]

@@ -1,7 +1,7 @@
 """The main job from the command line: the real configs, tiny arch, shapes data."""
 import socket
 
-from tests.conftest import REPO, coco_metrics, log_text, run_tool
+from tests.conftest import REPO, call_tool, coco_metrics, log_text, run_program
 from tests.detection_options import tiny_detector_options
 from tests.predictions import assert_same_detections, predict
 
@@ -9,7 +9,7 @@ CONFIGS = REPO / 'configs'
 
 
 def train(kind, shapes_root, work_dir, *extra, epochs=1):
-    proc = run_tool('train.py', CONFIGS / f'{kind}_vanillanet11.py', '--work-dir',
+    proc = call_tool('train.py', CONFIGS / f'{kind}_vanillanet11.py', '--work-dir',
                     work_dir, *extra, '--cfg-options',
                     *tiny_detector_options(shapes_root, kind, epochs))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -34,7 +34,8 @@ def test_retinanet_test_with_deploy_gives_the_same_detections(
     config = CONFIGS / 'retinanet_vanillanet11.py'
     plain, log = predict(config, checkpoint, options, tmp_path)
     assert 'reparameterized the model' not in log.stdout + log.stderr
-    fused, log = predict(config, checkpoint, options, tmp_path, '--deploy')
+    # the README's test --deploy, as a program
+    fused, log = predict(config, checkpoint, options, tmp_path, '--deploy', as_program=True)
     assert 'reparameterized the model' in log.stdout + log.stderr
     assert_same_detections(plain, fused)
 
@@ -57,7 +58,7 @@ def _free_port() -> int:
 
 
 def test_dist_train_runs_two_cpu_processes(shapes_root, tmp_path):
-    proc = run_tool('dist_train.sh', CONFIGS / 'retinanet_vanillanet11.py', 2,
+    proc = run_program('dist_train.sh', CONFIGS / 'retinanet_vanillanet11.py', 2,
                     '--work-dir', tmp_path, '--cfg-options',
                     *tiny_detector_options(shapes_root, 'retinanet', batch_size=2),
                     env={'PORT': str(_free_port()), 'PYTHON': __import__('sys').executable})
@@ -71,7 +72,7 @@ def test_dist_train_runs_two_cpu_processes(shapes_root, tmp_path):
 
 
 def test_missing_coco_names_the_layout_and_the_demo(tmp_path):
-    proc = run_tool('train.py', CONFIGS / 'retinanet_vanillanet11.py', cwd=tmp_path)
+    proc = call_tool('train.py', CONFIGS / 'retinanet_vanillanet11.py', cwd=tmp_path)
     assert proc.returncode == 2
     assert 'Traceback' not in proc.stderr
     assert "annotation file 'data/coco/annotations/instances_train2017.json' not found" \
@@ -81,7 +82,7 @@ def test_missing_coco_names_the_layout_and_the_demo(tmp_path):
 
 def test_missing_imagenet_checkpoint_says_how_to_get_it(shapes_root, tmp_path):
     opts = [o for o in tiny_detector_options(shapes_root) if 'init_cfg' not in o]
-    proc = run_tool('train.py', CONFIGS / 'retinanet_vanillanet11.py', '--work-dir',
+    proc = call_tool('train.py', CONFIGS / 'retinanet_vanillanet11.py', '--work-dir',
                     tmp_path, '--cfg-options', *opts, cwd=tmp_path)
     assert proc.returncode == 2 and 'Traceback' not in proc.stderr
     assert "backbone checkpoint 'checkpoints/vanillanet_11.pth' not found" in proc.stderr

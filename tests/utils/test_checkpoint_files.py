@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmengine.fileio import get_file_backend
 
-from mmvanilla.utils import latest_complete_checkpoint
+from mmvanilla.utils.checkpoint_files import latest_complete_checkpoint
 from mmvanilla.utils.checkpoint_files import AtomicLocalBackend
 
 

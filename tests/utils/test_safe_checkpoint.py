@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmvanilla.utils import CheckpointError, safe_load
-from tests.conftest import REPO, log_text, run_tool
+from mmvanilla.utils.errors import CheckpointError
+from mmvanilla.utils.safe_checkpoint import safe_load
+from tests.conftest import REPO, call_tool, log_text, run_program
 
 
 class Payload:
@@ -90,11 +91,26 @@ def test_every_tool_refuses_a_malicious_checkpoint(trained_retinanet, tmp_path):
          tmp_path / 'f', '--cfg-options', *options),
     ]
     for args in calls:
-        proc = run_tool(*args)
+        proc = call_tool(*args)
         assert proc.returncode == 2 and 'Traceback' not in proc.stderr, \
             (args[0], proc.stderr[-2000:])
         assert 'refused to load' in proc.stderr and 'posix.system' in proc.stderr
         assert not marker.exists(), args[0]
+
+
+@pytest.mark.parametrize('tool', ['test.py', 'reparameterize.py', 'infer.py'])
+def test_each_tool_family_refuses_it_as_a_program(trained_retinanet, tmp_path, tool):
+    """The same as programs: a Runner tool, an offline-model tool, DetInferencer."""
+    _, _, options = trained_retinanet
+    marker = tmp_path / 'pwned'
+    evil = malicious(tmp_path / 'evil.pth', marker)
+    config = REPO / 'configs' / 'retinanet_vanillanet11.py'
+    extra = {'test.py': ['--work-dir', tmp_path / 'w'], 'reparameterize.py': [tmp_path / 'e'],
+             'infer.py': [f'{options[0].split("=")[1]}val', '--out-dir', tmp_path / 'f']}[tool]
+    proc = run_program(tool, config, evil, *extra, '--cfg-options', *options)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert 'refused to load' in proc.stderr and 'posix.system' in proc.stderr
+    assert not marker.exists()
 
 
 def test_mmdet_tools_and_det_inferencer_surface_the_same_message(trained_retinanet, tmp_path):
@@ -107,7 +123,7 @@ def test_mmdet_tools_and_det_inferencer_surface_the_same_message(trained_retinan
     evil = malicious(tmp_path / 'evil.pth', marker)
     config = REPO / 'configs' / 'retinanet_vanillanet11.py'
     mmdet_test = os.path.join(os.path.dirname(mmdet.__file__), '.mim', 'tools', 'test.py')
-    proc = run_tool(mmdet_test, config, evil, '--work-dir', tmp_path / 'w',
+    proc = run_program(mmdet_test, config, evil, '--work-dir', tmp_path / 'w',
                     '--cfg-options', *options)
     assert proc.returncode != 0 and not marker.exists()
     assert f"CheckpointError: refused to load '{evil}'" in proc.stderr
@@ -148,7 +164,7 @@ def test_numpy1_mmengine_checkpoint_resumes(trained_retinanet, tmp_path):
         data = next(z.read(n) for n in z.namelist() if n.endswith('data.pkl'))
     assert b'numpy.core.multiarray\n_reconstruct' in data and b'numpy._core' not in data
     options = [o for o in options if not o.startswith('train_cfg.max_epochs')]
-    proc = run_tool('train.py', REPO / 'configs' / 'retinanet_vanillanet11.py',
+    proc = call_tool('train.py', REPO / 'configs' / 'retinanet_vanillanet11.py',
                     '--work-dir', tmp_path / 'w', '--resume', tmp_path / 'numpy1.pth',
                     '--cfg-options', *options, 'train_cfg.max_epochs=3')
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -46,7 +46,8 @@ class ConsoleSummaryHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if outputs and 'loss' in outputs:
-            self._loss_sum += float(outputs['loss'])
+            loss = outputs['loss']  # a tensor with its graph: no grad needed here
+            self._loss_sum += float(loss.detach() if hasattr(loss, 'detach') else loss)
             self._iters += 1
 
     def after_train_epoch(self, runner) -> None:

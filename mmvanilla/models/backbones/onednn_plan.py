@@ -6,7 +6,6 @@ the weights once and keeps activations blocked from the stem to the last
 block, converting back only the emitted maps. Same arithmetic, same results.
 Off with ``MMVANILLA_ONEDNN=0``.
 """
-import functools
 import os
 from typing import List, Tuple
 
@@ -14,16 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-@functools.lru_cache(maxsize=None)
-def onednn_runs_bf16() -> bool:
-    """Can oneDNN run bf16 convolutions on this CPU? (AVX-512 BW/VL/DQ or
-    AVX-NE-CONVERT: torch refuses bf16 oneDNN tensors elsewhere, e.g. on AVX2.)
-    torch's own check; should it go away, bf16 takes the plain nn.Conv2d path."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+from mmvanilla.utils import cpu
 
 
 def onednn_enabled(x: Tensor) -> bool:
@@ -31,7 +21,7 @@ def onednn_enabled(x: Tensor) -> bool:
     where oneDNN runs it; no autograd, no tracing/export."""
     return (x.device.type == 'cpu'
             and (x.dtype == torch.float32
-                 or (x.dtype == torch.bfloat16 and onednn_runs_bf16()))
+                 or (x.dtype == torch.bfloat16 and cpu.onednn_runs_bf16()))
             and not torch.is_grad_enabled()
             and torch.backends.mkldnn.is_available()
             and os.environ.get('MMVANILLA_ONEDNN', '1') != '0'

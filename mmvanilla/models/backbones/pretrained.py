@@ -4,39 +4,25 @@ from typing import Dict, List, Optional
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor, nn
 
+from mmvanilla.models.backbones.vanillanet_arch import ARCH_SETTINGS, resolve_arch
+from mmvanilla.utils.checkpoint_fit import checkpoint_state_dict
 from mmvanilla.utils.errors import CheckpointError
 
-STATE_DICT_KEYS = ('state_dict', 'model', 'model_ema')
 HEAD_PREFIXES = ('cls1.', 'cls2.', 'cls.')
 
 
 def extract_state_dict(checkpoint: dict, key: Optional[str] = None,
-                       prefix: Optional[str] = None) -> Dict[str, Tensor]:
+                       prefix: Optional[str] = None,
+                       source: str = 'checkpoint') -> Dict[str, Tensor]:
     """The VanillaNet weights of a checkpoint, head dropped.
 
-    Weights are taken from ``checkpoint[key]`` or else the first of
-    ``state_dict``, ``model``, ``model_ema`` present (or the dict itself).
-    ``prefix`` (e.g. ``'backbone.'``) selects and strips a sub-model; without it
-    a detector checkpoint's ``backbone.`` keys are found automatically.
+    Weights as :func:`~mmvanilla.utils.checkpoint_fit.checkpoint_state_dict`
+    finds them (``key`` picks an entry). ``prefix`` (e.g. ``'backbone.'``)
+    selects and strips a sub-model; without it a detector checkpoint's
+    ``backbone.`` keys are found automatically.
     """
-    if not isinstance(checkpoint, dict):
-        raise CheckpointError(
-            f'a checkpoint must be a dict of weights, got {type(checkpoint).__name__}')
-    if key is not None:
-        if key not in checkpoint:
-            raise CheckpointError(
-                f'checkpoint has no {key!r} entry (it has {sorted(checkpoint)[:8]}); '
-                f'drop `key` from init_cfg or name one of those')
-        state = checkpoint[key]
-    else:
-        state = next((checkpoint[k] for k in STATE_DICT_KEYS if k in checkpoint),
-                     checkpoint)
-    if not isinstance(state, dict):
-        raise CheckpointError(
-            f'the checkpoint\'s weights are a {type(state).__name__}, not a dict '
-            f'of tensors')
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state.items() if isinstance(v, Tensor)}
+    state = {k: v for k, v in checkpoint_state_dict(checkpoint, source, key).items()
+             if isinstance(v, Tensor)}
     if prefix is None and not _form(state) and any(
             k.startswith('backbone.') for k in state):
         prefix = 'backbone.'
@@ -66,7 +52,6 @@ def _dims(state: Dict[str, Tensor], form: str) -> List[int]:
 def check_compatible(backbone: nn.Module, state: Dict[str, Tensor],
                      source: str = 'checkpoint') -> None:
     """Raise one message naming the fix if ``state`` cannot fill ``backbone``."""
-    from mmvanilla.models.backbones.vanillanet import ARCH_SETTINGS, resolve_arch
     form = _form(state)
     if form is None:
         raise CheckpointError(
@@ -106,7 +91,8 @@ def load_pretrained(backbone: nn.Module, filename: str, key: Optional[str] = Non
     ``filename`` is a path or URL; either way it is loaded with the safe loader.
     """
     state = extract_state_dict(
-        CheckpointLoader.load_checkpoint(filename, map_location='cpu'), key, prefix)
+        CheckpointLoader.load_checkpoint(filename, map_location='cpu'), key, prefix,
+        source=f'checkpoint {filename!r}')
     check_compatible(backbone, state, source=f'checkpoint {filename!r}')
     try:
         missing, unexpected = backbone.load_state_dict(state, strict=False)

@@ -5,7 +5,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmvanilla.engine import DeepTrainingHook
-from mmvanilla.utils import ConfigError
+from mmvanilla.utils.errors import ConfigError
 from tests.engine.optimizers.test_layer_decay_optim_wrapper_constructor import tiny_cfg
 
 

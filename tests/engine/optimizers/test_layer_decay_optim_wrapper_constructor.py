@@ -7,7 +7,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmvanilla.utils import ConfigError
+from mmvanilla.utils.errors import ConfigError
 from tests.conftest import REPO
 from tests.detection_options import tiny_detector_options
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from mmvanilla.models import VanillaNet
-from mmvanilla.models.backbones import onednn_plan
+
+from mmvanilla.utils import cpu
 from tests.conftest import TINY_ARCH, randomize_norms
 
 
@@ -79,12 +80,12 @@ def test_bf16_runs_through_the_plan_where_onednn_has_bf16(monkeypatch,
     # oneDNN has no bf16 (AVX2-only CPUs; simulated here on any CPU), the
     # plain nn.Conv2d path runs it instead of torch raising.
     if simulate_no_onednn_bf16:
-        monkeypatch.setattr(onednn_plan, 'onednn_runs_bf16', lambda: False)
+        monkeypatch.setattr(cpu, 'onednn_runs_bf16', lambda: False)
     model = fused().to(torch.bfloat16)
     x = torch.randn(1, 3, 64, 96).to(torch.bfloat16)
     with torch.no_grad():
         got = model(x)
-    assert ('_plan' in model.__dict__) == onednn_plan.onednn_runs_bf16()
+    assert ('_plan' in model.__dict__) == cpu.onednn_runs_bf16()
     for g, e in zip(got, plain_forward(model, x)):
         assert g.dtype == torch.bfloat16 and g.shape == e.shape
         # two bf16 computations rounding in different orders: a few 2^-9 apart

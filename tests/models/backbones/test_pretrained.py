@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mmvanilla.models import VanillaNet
-from mmvanilla.utils import CheckpointError
+from mmvanilla.utils.errors import CheckpointError
 from tests.conftest import TINY_ARCH
 
 

@@ -5,7 +5,7 @@ from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmvanilla.models import ARCH_SETTINGS, VanillaNet
-from mmvanilla.utils import ConfigError
+from mmvanilla.utils.errors import ConfigError
 from tests.conftest import TINY_ARCH, randomize_norms
 
 

@@ -1,20 +1,14 @@
-"""Shared command-line plumbing: read configs, print user errors in one line."""
+"""Configs as the tools read them: arguments, ``--cfg-options``, runner settings."""
 import argparse
 import os
 import os.path as osp
-import re
 import sys
-import tempfile
-from typing import Callable, Optional
+from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 
-from mmvanilla.utils.errors import ConfigError, DatasetError, MMVanillaError
-
-# mmengine's registry re-raises build errors as "class `X` in path.py: <msg>".
-_REGISTRY_PREFIX = re.compile(r'^(class `\w+` in [^:]+: )+')
-# mmcv's LoadImageFromFile, also when re-raised from a DataLoader worker.
-_UNREADABLE_IMAGE = re.compile(r'failed to load image: (\S+)')
+from mmvanilla.utils.errors import ConfigError
+from mmvanilla.utils.paths import writable_dir
 
 
 CONFIG_EXTENSIONS = ('.py', '.json', '.yaml', '.yml')
@@ -31,11 +25,6 @@ class CfgOptionsAction(DictAction):
             raise ConfigError(f'--cfg-options {" ".join(values)!r} cannot be parsed ({e}): '
                               f'write KEY=VALUE, lists as KEY=[a,b] with brackets closed'
                               ) from None
-
-
-def user_message(error: BaseException) -> str:
-    """The error's message without mmengine's registry prefixes."""
-    return _REGISTRY_PREFIX.sub('', str(error))
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -104,48 +93,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def writable_dir(path: str, what: str) -> str:
-    """Create ``path`` now and prove it writable, so a bad one fails before any work."""
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix='.write-test-'):
-            pass
-    except OSError as e:
-        raise ConfigError(f'{what} {path!r} cannot be written ({e.strerror or e}): choose a '
-                          f'shorter path in a folder you can write to') from None
-    return path
-
-
-def creatable_dir(path: str, what: str) -> str:
-    """Like :func:`writable_dir`, but creates nothing: the nearest existing
-    ancestor must be a writable folder and every name short enough. For tools
-    that must leave nothing behind when they fail later."""
-    full = osp.abspath(path)
-    name_max = os.pathconf('/', 'PC_NAME_MAX')
-    problem = 'File name too long' if any(
-        len(part) > name_max for part in full.split(os.sep)) else None
-    existing = full
-    while not osp.exists(existing):
-        existing = osp.dirname(existing)
-    if problem is None and not osp.isdir(existing):
-        problem = 'Not a directory'
-    elif problem is None and not os.access(existing, os.W_OK | os.X_OK):
-        problem = 'Permission denied'
-    if problem:
-        raise ConfigError(f'{what} {path!r} cannot be written ({problem}): choose a '
-                          f'shorter path in a folder you can write to')
-    return path
-
-
-def writable_file(path: str, what: str) -> str:
-    """``path`` is a file that will be written later: its folder is made and
-    checked now, so an unwritable one fails before the work, not after."""
-    if osp.isdir(path):
-        raise ConfigError(f'{what} {path!r} is a folder: give a file name')
-    writable_dir(osp.dirname(osp.abspath(path)), f'the folder of {what}')
-    return path
-
-
 #: What torchrun sets for each process; ``--launcher pytorch`` needs it.
 TORCHRUN_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
 
@@ -160,25 +107,7 @@ def check_launcher(launcher: str) -> None:
                           f'--launcher for one process')
 
 
-def _translate(error: BaseException) -> Optional[MMVanillaError]:
-    """A user error hidden in a third-party exception, or None."""
-    if isinstance(error, MMVanillaError):
-        return error
-    match = _UNREADABLE_IMAGE.search(str(error))
-    if match:
-        return DatasetError(
-            f'image {match.group(1)} cannot be read (missing, empty or not an '
-            f'image): replace it or remove it from the annotation file')
-    return None
-
-
-def run_cli(main: Callable[[], None]) -> None:
-    """Call ``main``; a user error exits 2 with one line instead of a traceback."""
-    try:
-        main()
-    except Exception as e:  # noqa: BLE001 - re-raised unless it is a user error
-        user_error = _translate(e)
-        if user_error is None:
-            raise
-        print(f'error: {user_message(user_error)}', file=sys.stderr)
-        sys.exit(2)
+def command_line(tool: str, argv: Optional[List[str]]) -> str:
+    """How ``tools/<tool>.py`` was called with ``argv``, for the JSON it writes."""
+    args = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    return ' '.join([osp.relpath(sys.executable), f'tools/{tool}.py', *args])

@@ -1,4 +1,5 @@
 """Build a detector from a config file for offline tools (CPU, eval mode)."""
+import copy
 from typing import List, Optional, Tuple
 
 import torch
@@ -6,9 +7,10 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from torch import Tensor, nn
 
+from mmvanilla.apis.config import load_config
+from mmvanilla.apis.config_checks import check_backbone_and_neck
+from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.checkpoint_fit import check_checkpoint_fits, checkpoint_state_dict
-from mmvanilla.utils.cli import load_config
-from mmvanilla.utils.config_checks import check_backbone_and_neck
 from mmvanilla.utils.safe_checkpoint import safe_load
 
 
@@ -34,6 +36,14 @@ def build_detector(config: str, checkpoint: Optional[str] = None,
         model.load_state_dict(checkpoint_state_dict(ckpt, checkpoint), strict=False)
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
     return model.eval(), cfg, meta
+
+
+def fused_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` reparameterized to its fused form (``model``
+    itself is left as it is)."""
+    fused = copy.deepcopy(model)
+    switch_to_deploy(fused)
+    return fused
 
 
 def raw_outputs(model: nn.Module, x: Tensor) -> List[Tensor]:

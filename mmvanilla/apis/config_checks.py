@@ -9,6 +9,7 @@ from typing import Iterable, List, Optional
 
 from mmengine.config import Config
 
+from mmvanilla.models.backbones.vanillanet_arch import out_channels
 from mmvanilla.utils.errors import CheckpointError, ConfigError, DatasetError
 
 DEMO_HINT = ('To try mmvanilla without COCO, run the demo on the generated '
@@ -19,20 +20,11 @@ COCO_LAYOUT = ('data/coco/annotations/instances_{train,val}2017.json, '
 
 def check_backbone_and_neck(model_cfg: dict) -> None:
     """The neck's ``in_channels`` must equal the VanillaNet outputs' channels."""
-    from mmvanilla.models.backbones.vanillanet import (
-        check_out_indices,
-        default_out_indices,
-        resolve_arch,
-    )
     backbone, neck = model_cfg.get('backbone', {}), model_cfg.get('neck')
     if backbone.get('type') not in ('VanillaNet', 'mmdet.VanillaNet'):
         return
-    settings = resolve_arch(backbone.get('arch', 'vanillanet_11'))
-    indices = backbone.get('out_indices')
-    indices = check_out_indices(
-        default_out_indices(settings['strides']) if indices is None else indices,
-        len(settings['strides']))
-    channels = [settings['dims'][i + 1] for i in indices]
+    channels, indices = out_channels(backbone.get('arch', 'vanillanet_11'),
+                                     backbone.get('out_indices'))
     if isinstance(neck, dict) and 'in_channels' in neck:
         if list(neck['in_channels']) != channels:
             raise ConfigError(

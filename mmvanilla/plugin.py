@@ -1,0 +1,11 @@
+"""mmvanilla as an MMDetection plugin: import this module and everything is in place.
+
+Registers VanillaNet (mmdet's and mmpretrain's model registries), the hooks,
+the optimizer constructor and the runner, and applies :mod:`mmvanilla.patches`
+(safe checkpoint loading, atomic checkpoint writes). Configs import it with
+``custom_imports=dict(imports=['mmvanilla.plugin'], allow_failed_imports=False)``.
+"""
+from mmvanilla import patches
+from mmvanilla import deploy, engine, models  # noqa: F401  (register their modules)
+
+patches.apply()

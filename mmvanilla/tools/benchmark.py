@@ -1,0 +1,235 @@
+"""Detector inference speed at the config's test scale (1280x800), fused first.
+
+    python tools/benchmark.py CONFIG [--checkpoint CKPT] [--compare | --no-fuse]
+
+Times, batch 1, after warm-up: the whole ``model.test_step`` (pre-processing,
+forward, post-processing; not data loading), the backbone alone, and for
+single-stage detectors the head's forward and its post-processing apart.
+Images come from the config's test set when its files exist, else generated
+ones at the test scale. Writes JSON (--out). Runs with mmvanilla's runtime
+settings (see mmvanilla/runtime.py) unless --no-tuned-runtime.
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import resource
+import statistics
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.logging import MMLogger
+from mmengine.utils import ProgressBar
+
+from mmvanilla.deploy import DESCRIPTIONS, add_precision_arg, resolve_precision
+from mmvanilla.deploy.apply import apply_precision, int8_model_path
+from mmvanilla.models import switch_to_deploy
+from mmvanilla.runtime import runtime_description
+from mmvanilla.apis.config import CfgOptionsAction, add_verbose_arg, command_line
+from mmvanilla.utils.paths import writable_file
+from mmvanilla.apis.config_checks import check_datasets
+from mmvanilla.utils.console import stdout_to_log
+from mmvanilla.apis.detector import build_detector
+from mmvanilla.apis.timing import timed
+from mmvanilla.utils.errors import ConfigError
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    # allow_abbrev=False: mmvanilla.cli reads --no-tuned-runtime spelled out
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('--checkpoint', help='trained weights (default: initialized)')
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument('--no-fuse', action='store_true', help='time the unfused model only')
+    mode.add_argument('--compare', action='store_true',
+                      help='time fused and unfused, side by side')
+    add_precision_arg(parser)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--out', default='benchmark.json', help='JSON file to write')
+    parser.add_argument('--plot', metavar='FILE.png',
+                        help='also draw the latency of each form as bars split into '
+                        'backbone, head, post-processing and the rest')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--no-tuned-runtime', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
+    add_verbose_arg(parser)
+    return parser.parse_args(argv)
+
+
+def load_images(cfg: Config, count: int) -> Tuple[List[dict], str]:
+    """``count`` pipeline outputs from the test set, or generated images."""
+    dataset_cfg = cfg.test_dataloader.dataset
+    ann = osp.join(dataset_cfg.get('data_root', ''), dataset_cfg.get('ann_file', ''))
+    if osp.isfile(ann):
+        from mmdet.registry import DATASETS
+        check_datasets(cfg, ['test'])  # its images too: one line if missing
+        with stdout_to_log(MMLogger.get_current_instance()):  # pycocotools' messages
+            dataset = DATASETS.build(dataset_cfg)
+        return [dataset[i % len(dataset)] for i in range(count)], f'test set {ann}'
+    pipeline = [t for t in dataset_cfg.pipeline if t['type'] != 'LoadAnnotations']
+    pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
+    pipeline = Compose(pipeline)
+    scale = next((t['scale'] for t in dataset_cfg.pipeline if t['type'] == 'Resize'),
+                 (1280, 800))
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (scale[1], scale[0], 3), dtype=np.uint8)
+              for _ in range(min(count, 4))]
+    items = [pipeline(dict(img=images[i % len(images)], img_id=i)) for i in range(count)]
+    return items, f'generated {scale[0]}x{scale[1]} images'
+
+
+def summary(times: List[float]) -> Dict[str, float]:
+    ms = sorted(t * 1000 for t in times)
+    pct = lambda q: float(np.percentile(ms, q))  # noqa: E731
+    return dict(fps_mean=1000 / statistics.mean(ms), fps_median=1000 / statistics.median(ms),
+                latency_ms_mean=statistics.mean(ms), latency_ms_p50=pct(50),
+                latency_ms_p90=pct(90), latency_ms_p99=pct(99))
+
+
+def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str,
+            whole_network: bool = False) -> dict:
+    """Timings; ``whole_network``: the backbone slot runs backbone, neck and
+    head (an OpenVINO network), reported as ``network_ms_median``."""
+    single_stage = hasattr(model, 'bbox_head') and not hasattr(model, 'roi_head')
+    first = 'network' if whole_network else 'backbone'
+    parts = {k: [] for k in ('test_step', 'backbone', 'head_forward', 'postprocess')}
+    detections = []
+    bar = ProgressBar(len(warm) + len(items))
+    if sync:
+        torch.cuda.reset_peak_memory_stats()
+    with torch.no_grad():
+        for i, item in enumerate(warm + items):
+            batch = pseudo_collate([item])
+            t, result = timed(lambda: model.test_step(batch), sync)
+            data = model.data_preprocessor(batch, False)
+            tb, feats = timed(lambda: model.backbone(data['inputs']), sync)
+            if single_stage:
+                feats = model.neck(feats) if model.with_neck else feats
+                th, outs = timed(lambda: model.bbox_head(feats), sync)
+                metas = [s.metainfo for s in data['data_samples']]
+                tp, _ = timed(lambda: model.bbox_head.predict_by_feat(
+                    *outs, batch_img_metas=metas, rescale=True), sync)
+            if i >= len(warm):
+                parts['test_step'].append(t)
+                parts['backbone'].append(tb)
+                if single_stage:
+                    parts['head_forward'].append(th)
+                    parts['postprocess'].append(tp)
+                detections.append(len(result[0].pred_instances))
+            bar.update()
+    print()
+    report = dict(summary(parts['test_step']),
+                  **{f'{first}_ms_median': statistics.median(parts['backbone']) * 1000},
+                  detections_per_image_mean=statistics.mean(detections))
+    if single_stage and not whole_network:
+        report['head_forward_ms_median'] = statistics.median(parts['head_forward']) * 1000
+    if single_stage:
+        report['postprocess_ms_median'] = statistics.median(parts['postprocess']) * 1000
+    if sync:
+        report['peak_gpu_memory_mb'] = torch.cuda.max_memory_allocated() / 2**20
+    else:  # process-wide peak so far: measure the smaller model first
+        report['peak_rss_mb_so_far'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report['times_s'] = parts['test_step']
+    print(f'{label:>8}: {report["fps_median"]:.3f} FPS (median), '
+          f'{report["latency_ms_p50"]:.0f} ms p50, {first} {report[first + "_ms_median"]:.0f} ms'
+          + (f', head {report["head_forward_ms_median"]:.0f} ms' if 'head_forward_ms_median'
+             in report else '')
+          + (f', post-process {report["postprocess_ms_median"]:.0f} ms' if single_stage else ''))
+    return report
+
+
+def plot_latency(results: Dict[str, dict], title: str, path: str) -> None:
+    """Stacked bars, one per form: backbone, head forward, post-processing and
+    the rest of ``test_step`` (pre-processing, neck), medians in ms."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    parts = (('backbone', 'backbone_ms_median'), ('head forward', 'head_forward_ms_median'),
+             ('post-processing', 'postprocess_ms_median'))
+    fig, ax = plt.subplots(figsize=(6.4, 1.6 + 0.7 * len(results)), dpi=100)
+    for row, (mode, r) in enumerate(results.items()):
+        left = 0.0
+        for (label, key), color in zip(parts, ('tab:blue', 'tab:orange', 'tab:green')):
+            width = r.get(key, 0.0)
+            ax.barh(row, width, left=left, color=color, label=label if row == 0 else None)
+            left += width
+        rest = max(r['latency_ms_p50'] - left, 0.0)
+        ax.barh(row, rest, left=left, color='tab:gray', label='rest' if row == 0 else None)
+        ax.text(left + rest, row, f' {r["latency_ms_p50"]:.0f} ms, {r["fps_median"]:.2f} FPS',
+                va='center', fontsize=8)
+    ax.set_yticks(range(len(results)), list(results))
+    ax.set_xlabel('latency per image, median (ms)')
+    ax.set_xlim(0, max(r['latency_ms_p50'] for r in results.values()) * 1.35)
+    ax.legend(fontsize=8, ncol=4, loc='upper center', bbox_to_anchor=(0.5, -0.3))
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    writable_file(args.out, '--out')
+    if args.plot:
+        writable_file(args.plot, '--plot')
+    if args.iters < 1 or args.warmup < 0:
+        raise ConfigError('--iters must be >= 1 and --warmup >= 0')
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        raise ConfigError('--device cuda: no CUDA device here; use --device cpu')
+    if args.no_fuse and args.precision != 'fp32':
+        raise ConfigError('--precision applies to the fused model: drop --no-fuse (or use '
+                          '--compare to time the unfused fp32 model beside it)')
+    if args.compare and args.precision == 'int8':
+        raise ConfigError('--precision int8 times tools/quantize.py\'s network, which has no '
+                          'unfused form: drop --compare (benchmark the source config and '
+                          'checkpoint with --compare for fused vs unfused fp32)')
+    precision = resolve_precision(args.precision, args.device)
+    model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
+    int8_model = int8_model_path(cfg) if precision == 'int8' else None
+    model = model.to(args.device)
+    sync = args.device.startswith('cuda')
+    items, source = load_images(cfg, args.iters + args.warmup)
+    modes = ['unfused'] if args.no_fuse else (['fused', 'unfused'] if args.compare else ['fused'])
+    results = {}
+    for mode in modes:
+        model_m = copy.deepcopy(model)
+        info = dict(precision='fp32', runs=DESCRIPTIONS['fp32'])
+        if mode == 'fused':
+            switch_to_deploy(model_m)
+            info = apply_precision(model_m, precision, int8_model)
+        label = mode if info['precision'] == 'fp32' else f'{mode} {info["precision"]}'
+        results[mode] = measure(model_m, items[:args.warmup], items[args.warmup:], sync,
+                                label, whole_network='int8_model' in info)
+        results[mode]['precision'] = info
+        # The paper's table counts the fused form's parameters (FLOPs: get_flops.py).
+        if 'int8_model' not in info:  # (an OpenVINO network has no torch parameters)
+            results[mode]['params_m'] = sum(p.numel() for p in model_m.parameters()) / 1e6
+        del model_m
+    out = dict(config=args.config, checkpoint=args.checkpoint,
+               trained_weights=bool(args.checkpoint), images=source, batch_size=1,
+               device=args.device, precision_requested=args.precision, iters=args.iters, warmup=args.warmup,
+               input_shape=list(items[0]['inputs'].shape), results=results,
+               runtime=dict(runtime_description(),
+                            onednn_plan=os.environ.get('MMVANILLA_ONEDNN', '1') != '0'),
+               command=command_line('benchmark', argv))
+    if 'fused' in results and 'unfused' in results:
+        out['fused_speedup'] = results['fused']['fps_median'] / results['unfused']['fps_median']
+        print(f'fused / unfused FPS: {out["fused_speedup"]:.2f}x')
+    if not args.checkpoint:
+        print('note: no --checkpoint: initialized weights, so post-processing sees '
+              'few or many boxes unlike a trained model; see postprocess_ms_median')
+    with open(args.out, 'w') as f:
+        json.dump(out, f, indent=2)
+    print(f'wrote {args.out}')
+    if args.plot:
+        shape = 'x'.join(map(str, out['input_shape'][-2:]))
+        plot_latency(results, f'{osp.basename(args.config)}, {shape}, batch 1, {args.device}',
+                     args.plot)
+        print(f'wrote {args.plot}')
+

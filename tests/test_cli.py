@@ -1,0 +1,73 @@
+"""The tools' entry point: one process set-up, one error line, light imports."""
+import subprocess
+import sys
+import textwrap
+
+from mmvanilla.cli import USER_ERROR, call
+from mmvanilla.utils.errors import ConfigError
+from tests.conftest import REPO
+
+PROBE_TOOL = '''
+import os, sys
+heavy = sorted(m for m in ('torch', 'mmdet', 'mmengine', 'mmcv') if m in sys.modules)
+def main(argv):
+    print('argv', argv, 'malloc', os.environ.get('MALLOC_MMAP_MAX_'), 'heavy', heavy)
+    if argv == ['bad']:
+        raise ValueError('bad input')  # not a user error: a traceback
+'''
+
+
+def run_probe(tmp_path, *args, env=None):
+    (tmp_path / 'probe_tool.py').write_text(PROBE_TOOL)
+    code = textwrap.dedent(f'''
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        from mmvanilla.cli import run_as_program
+        run_as_program('probe_tool')
+    ''')
+    return subprocess.run([sys.executable, '-c', code, *args], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def test_program_reexecutes_with_the_tuned_runtime_before_any_heavy_import(tmp_path):
+    proc = run_probe(tmp_path, '--x', '1')
+    assert proc.returncode == 0, proc.stderr
+    assert "argv ['--x', '1'] malloc 0 heavy []" in proc.stdout
+
+
+def test_no_tuned_runtime_keeps_the_default_allocator(tmp_path):
+    proc = run_probe(tmp_path, '--no-tuned-runtime')
+    assert proc.returncode == 0, proc.stderr
+    assert 'malloc None' in proc.stdout
+
+
+def test_a_bug_is_a_traceback_not_a_user_error(tmp_path):
+    proc = run_probe(tmp_path, 'bad')
+    assert proc.returncode == 1 and 'ValueError: bad input' in proc.stderr
+
+
+def test_user_error_is_one_line_and_status_2(capsys):
+    def main(argv):
+        raise ConfigError('class `VanillaNet` in vanillanet.py: out_indices wrong: fix it')
+    assert call(main, []) == USER_ERROR
+    err = capsys.readouterr().err
+    assert err == 'error: out_indices wrong: fix it\n'
+
+
+def test_light_modules_import_without_torch_or_mmdet():
+    code = ('import sys, mmvanilla, mmvanilla.cli, mmvanilla.runtime, mmvanilla.utils.errors, '
+            'mmvanilla.utils.cpu, mmvanilla.utils.paths\n'
+            "print(sorted(m for m in ('torch', 'mmdet', 'mmcv', 'mmpretrain') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert proc.stdout.strip() == '[]', proc.stderr
+
+
+def test_importing_a_tool_module_runs_nothing(tmp_path):
+    """tools/<name>.py does nothing on import; mmvanilla.tools.<name> only imports."""
+    code = ('import runpy, sys; sys.argv = ["x", "--help"]\n'
+            f"runpy.run_path({str(REPO / 'tools' / 'train.py')!r}, run_name='not_main')\n"
+            "import mmvanilla.tools.train, mmvanilla.tools.test\n"
+            "print('imported')")
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == 'imported', proc.stderr[-2000:]
