@@ -70,16 +70,16 @@ class PlainFusedVanillaNet(nn.Module):
         return outs
 
 
-def mkl_gemm_rate() -> Callable[[], float]:
-    """GFLOP/s of a 4096x4096 fp32 ``torch.mm`` (MKL in torch's CPU wheel)."""
-    a, b = torch.randn(GEMM_N, GEMM_N), torch.randn(GEMM_N, GEMM_N)
-    out = torch.empty(GEMM_N, GEMM_N)
-    return lambda: 2 * GEMM_N ** 3 / timed(lambda: torch.mm(a, b, out=out))[0] / 1e9
+def mkl_gemm_rate(n: int = GEMM_N) -> Callable[[], float]:
+    """GFLOP/s of an n x n (4096) fp32 ``torch.mm`` (MKL in torch's CPU wheel)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    out = torch.empty(n, n)
+    return lambda: 2 * n ** 3 / timed(lambda: torch.mm(a, b, out=out))[0] / 1e9
 
 
-def onednn_conv_rate() -> Callable[[], float]:
+def onednn_conv_rate(c: int = CONV_CHANNELS) -> Callable[[], float]:
     """GFLOP/s of a large fp32 1x1 conv, packed weights, blocked activations."""
-    c, (h, w) = CONV_CHANNELS, CONV_HW
+    h, w = CONV_HW
     weight = pack_conv_weight(torch.randn(c, c, 1, 1), (0, 0), (1, 1), 1)
     bias, x = torch.zeros(c), torch.randn(1, c, h, w).to_mkldnn()
     flop = 2 * c * c * h * w
@@ -138,6 +138,8 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--no-tuned-runtime', action='store_true',
                         help='keep the default allocator settings')
+    parser.add_argument('--quick', action='store_true',
+                        help='reference kernels at 1/4 size: a smoke run, not for figures')
     parser.add_argument('--plain-child', metavar='WEIGHTS', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain_child:
@@ -149,7 +151,9 @@ def main() -> None:
 
     unfused, fused = build(args.arch)
     x = torch.randn(1, 3, *args.size)
-    references = dict(gemm_gflops_mkl=mkl_gemm_rate(), gemm_gflops_onednn=onednn_conv_rate())
+    shrink = 4 if args.quick else 1
+    references = dict(gemm_gflops_mkl=mkl_gemm_rate(GEMM_N // shrink),
+                      gemm_gflops_onednn=onednn_conv_rate(CONV_CHANNELS // shrink))
     fused_gflop, unfused_gflop = gflop(fused, x), gflop(unfused, x)
     runs: Dict[str, List[float]] = dict(gemm_gflops_mkl=[], gemm_gflops_onednn=[],
                                         fused_s=[], unfused_s=[])

@@ -205,6 +205,24 @@ def _spread_scores(trained_retinanet, folder):
     torch.save(ckpt, folder / 'spread_scores.pth')
 
 
+@pytest.fixture(scope='session')
+def int8_artefact(trained_retinanet, spread_scores_checkpoint, tmp_path_factory):
+    """(OUT_DIR, console) of tools/quantize.py on the spread-scores RetinaNet,
+    calibrated on 4 training images: built once, for every INT8 test."""
+    _, _, options = trained_retinanet
+
+    def quantize(folder):
+        proc = call_tool('quantize.py', REPO / 'configs' / 'retinanet_vanillanet11.py',
+                         spread_scores_checkpoint, folder / 'out', '--calib-images', 4,
+                         '--cfg-options', *options)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (folder / 'stdout.txt').write_text(proc.stdout)
+        (folder / 'stderr.txt').write_text(proc.stderr)
+    folder = built_once(tmp_path_factory, 'int8', quantize)
+    return folder / 'out', ToolResult(0, (folder / 'stdout.txt').read_text(),
+                                      (folder / 'stderr.txt').read_text())
+
+
 def cli_options(options):
     """``--cfg-options`` strings as the dict mmengine's DictAction makes."""
     import argparse

@@ -6,9 +6,8 @@ import torch
 
 from mmvanilla.deploy import DetectorNetwork
 from mmvanilla.deploy.apply import apply_precision
-from mmvanilla.deploy.calibration import calibration_source, evenly_spaced
+from mmvanilla.deploy.calibration import evenly_spaced
 from mmvanilla.deploy.openvino_network import OpenVINONetwork
-from mmvanilla.deploy.quantization import quantize_detector
 from mmvanilla.apis.detector import max_rel_err
 from mmvanilla.utils.errors import ConfigError
 from tests.conftest import val_batches
@@ -23,13 +22,13 @@ INT8_TOLERANCE = 50 / 510
 
 
 @pytest.fixture(scope='module')
-def int8_network(trained_retinanet, spread_scores_checkpoint, tmp_path_factory):
-    # spread scores: hundreds of detections per image to post-process
+def int8_network(trained_retinanet, spread_scores_checkpoint, int8_artefact):
+    """The fused detector and tools/quantize.py's INT8 network of it
+    (quantize_detector on 4 calibration images); spread scores: hundreds
+    of detections per image to post-process."""
     model, cfg = fused_detector(trained_retinanet, spread_scores_checkpoint)
-    indices, load = calibration_source(cfg, model, 4)
-    path = str(tmp_path_factory.mktemp('int8') / 'network_int8.onnx')
-    quantize_detector(model, indices, load, path)
-    return model, cfg, path
+    out, _ = int8_artefact
+    return model, cfg, str(out / 'network_int8.onnx')
 
 
 def test_evenly_spaced_calibration_indices():

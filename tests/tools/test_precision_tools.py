@@ -10,15 +10,9 @@ from tests.tools.test_bad_inputs import one_line_error
 CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
 
 
-def test_quantized_artefact_round_trips_through_test_and_benchmark(
-        trained_retinanet, spread_scores_checkpoint, tmp_path):
+def test_quantized_artefact_round_trips_through_test_and_benchmark(int8_artefact, tmp_path):
     # (spread scores: hundreds of detections per image, so COCO metrics exist)
-    _, _, options = trained_retinanet
-    checkpoint = spread_scores_checkpoint
-    out = tmp_path / 'int8'
-    proc = call_tool('quantize.py', CONFIG, checkpoint, out, '--calib-images', 4,
-                    '--cfg-options', *options)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out, proc = int8_artefact  # tools/quantize.py CONFIG CKPT OUT --calib-images 4
     assert 'calibrating on 4 training images' in proc.stdout
     assert re.search(r'bbox AP fp32 [\d.]+  int8 [\d.]+  \(drop -?[\d.]+\)', proc.stdout)
     assert 'Traceback' not in proc.stderr and 'Statistics collection' not in proc.stdout
