@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from mmvanilla.apis.detector import max_rel_err
+from mmvanilla.apis.timing import timed
 from mmvanilla.models.backbones.onednn_plan import pack_conv_weight
 from mmvanilla.runtime import (
     default_runtime_env,
@@ -34,8 +36,6 @@ from mmvanilla.runtime import (
     runtime_description,
 )
 from mmvanilla.utils.console import quiet_console
-from mmvanilla.apis.detector import max_rel_err
-from mmvanilla.apis.timing import timed
 
 GEMM_N = 4096
 CONV_CHANNELS, CONV_HW = 2048, (100, 160)  # VN-11's widest stride-16 layers, /8 map

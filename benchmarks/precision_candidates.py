@@ -23,15 +23,15 @@ import time
 import torch
 
 import mmvanilla.plugin  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmvanilla.apis.detector import build_detector
 from mmvanilla.deploy import to_reduced_precision
-from mmvanilla.utils.cpu import cpu_has_native_bf16
-from mmvanilla.deploy.openvino_network import OpenVINONetwork, import_openvino
 from mmvanilla.deploy.onnx_export import export_onnx
+from mmvanilla.deploy.openvino_network import OpenVINONetwork, import_openvino
 from mmvanilla.deploy.quantization import quantize_onnx
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
 from mmvanilla.utils.console import quiet_console
-from mmvanilla.apis.detector import build_detector
+from mmvanilla.utils.cpu import cpu_has_native_bf16
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from peer_engines import _Backbone, nncf_int8, time_round_robin  # noqa: E402

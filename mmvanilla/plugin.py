@@ -5,7 +5,6 @@ the optimizer constructor and the runner, and applies :mod:`mmvanilla.patches`
 (safe checkpoint loading, atomic checkpoint writes). Configs import it with
 ``custom_imports=dict(imports=['mmvanilla.plugin'], allow_failed_imports=False)``.
 """
-from mmvanilla import patches
-from mmvanilla import deploy, engine, models  # noqa: F401  (register their modules)
+from mmvanilla import deploy, engine, models, patches  # noqa: F401  (register their modules)
 
 patches.apply()

@@ -12,6 +12,7 @@ import torch
 
 import mmvanilla.plugin  # noqa: F401  (registers modules, safe checkpoint loading)
 
+
 def pytest_configure(config):
     """The workers share the cores: one share of threads each (oversubscribed
     OpenMP threads make tiny models many times slower)."""
@@ -226,6 +227,7 @@ def int8_artefact(trained_retinanet, spread_scores_checkpoint, tmp_path_factory)
 def cli_options(options):
     """``--cfg-options`` strings as the dict mmengine's DictAction makes."""
     import argparse
+
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser()
     parser.add_argument('--options', nargs='+', action=DictAction)

@@ -10,7 +10,6 @@ from mmengine.config import Config, DictAction
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla.utils.paths import writable_dir
 
-
 CONFIG_EXTENSIONS = ('.py', '.json', '.yaml', '.yml')
 
 
@@ -43,6 +42,17 @@ def add_verbose_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--verbose', action='store_true',
                         help="show mmengine's full log on the console (the log file in "
                         'the work dir always has it)')
+
+
+def model_tool_parser(doc: str, **kwargs) -> argparse.ArgumentParser:
+    """The parser of a tool that builds a model from a config: ``doc`` as its
+    help, with ``--cfg-options`` and ``--verbose``."""
+    parser = argparse.ArgumentParser(description=doc, **kwargs,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
+                        help='override config settings, key=value')
+    add_verbose_arg(parser)
+    return parser
 
 
 def load_runner_config(args: argparse.Namespace) -> Config:

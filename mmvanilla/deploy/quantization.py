@@ -36,8 +36,11 @@ def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[np.ndarray]) 
     relative error instead of 0.04 on the tiny test detector). The model then
     runs correctly on every x86 CPU, whichever one quantized it."""
     try:
-        from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
-                                              quantize_static)
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            QuantFormat,
+            quantize_static,
+        )
     except ImportError:
         raise ConfigError('onnxruntime is not installed: pip install -e ".[deploy]" '
                           '(tools/setup_env.sh installs it)') from None

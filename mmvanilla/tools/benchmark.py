@@ -25,23 +25,22 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
+from mmvanilla.apis.config import command_line, model_tool_parser
+from mmvanilla.apis.config_checks import check_datasets
+from mmvanilla.apis.detector import build_detector
+from mmvanilla.apis.timing import timed
 from mmvanilla.deploy import DESCRIPTIONS, add_precision_arg, resolve_precision
 from mmvanilla.deploy.apply import apply_precision, int8_model_path
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import runtime_description
-from mmvanilla.apis.config import CfgOptionsAction, add_verbose_arg, command_line
-from mmvanilla.utils.paths import writable_file
-from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.utils.console import stdout_to_log
-from mmvanilla.apis.detector import build_detector
-from mmvanilla.apis.timing import timed
 from mmvanilla.utils.errors import ConfigError
+from mmvanilla.utils.paths import writable_file
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     # allow_abbrev=False: mmvanilla.cli reads --no-tuned-runtime spelled out
-    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = model_tool_parser(__doc__, allow_abbrev=False)
     parser.add_argument('config')
     parser.add_argument('--checkpoint', help='trained weights (default: initialized)')
     mode = parser.add_mutually_exclusive_group()
@@ -57,8 +56,6 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         'backbone, head, post-processing and the rest')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--no-tuned-runtime', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
-    add_verbose_arg(parser)
     return parser.parse_args(argv)
 
 

@@ -21,8 +21,8 @@ matplotlib.use('Agg')  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import patches  # noqa: E402
 
-from mmvanilla.utils.paths import writable_dir  # noqa: E402
 from mmvanilla.utils.errors import ConfigError  # noqa: E402
+from mmvanilla.utils.paths import writable_dir  # noqa: E402
 
 COLORS = ('tab:red', 'tab:green', 'tab:blue', 'tab:orange', 'tab:purple', 'tab:cyan')
 

@@ -8,26 +8,24 @@ height and width are dynamic. The exported model is checked with onnxruntime
 against PyTorch at the export shape (batch 1) and at a second shape (batch 2):
 max relative error <= 1e-4. Two-stage detectors: use --backbone-only.
 """
-import argparse
 import json
 from typing import List, Optional
 
 import torch
 
+from mmvanilla.apis.config import model_tool_parser
+from mmvanilla.apis.detector import build_detector, max_rel_err
 from mmvanilla.deploy import DetectorNetwork
 from mmvanilla.deploy.onnx_export import export_onnx
 from mmvanilla.models import switch_to_deploy
-from mmvanilla.apis.config import CfgOptionsAction, add_verbose_arg
-from mmvanilla.utils.paths import writable_file
-from mmvanilla.apis.detector import build_detector, max_rel_err
 from mmvanilla.utils.errors import ConfigError
+from mmvanilla.utils.paths import writable_file
 
 TOLERANCE = 1e-4
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = model_tool_parser(__doc__)
     parser.add_argument('config')
     parser.add_argument('out')
     parser.add_argument('--checkpoint')
@@ -35,8 +33,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1280], metavar=('H', 'W'))
     parser.add_argument('--check-shape', type=int, nargs=2, default=[640, 960], metavar=('H', 'W'))
     parser.add_argument('--opset', type=int, default=17)
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
-    add_verbose_arg(parser)
     args = parser.parse_args(argv)
     writable_file(args.out, 'ONNX output')
     try:

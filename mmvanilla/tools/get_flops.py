@@ -14,8 +14,6 @@ them through F.conv2d inside an nn.ReLU subclass, which counters that hook
 nn.Conv2d modules (mmcv's) do not see; without them the VN-13 totals match the
 paper's table (see docs/benchmarks.md).
 """
-import argparse
-import copy
 import json
 import os
 from typing import List, Optional
@@ -23,10 +21,9 @@ from typing import List, Optional
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mmvanilla.models import switch_to_deploy
-from mmvanilla.apis.config import CfgOptionsAction, add_verbose_arg
+from mmvanilla.apis.config import model_tool_parser
+from mmvanilla.apis.detector import build_detector, fused_copy, raw_outputs
 from mmvanilla.utils.paths import writable_file
-from mmvanilla.apis.detector import build_detector, raw_outputs
 
 
 def gmacs(fn) -> float:
@@ -62,22 +59,17 @@ def count(model, shape) -> dict:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = model_tool_parser(__doc__)
     parser.add_argument('config')
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1280], metavar=('H', 'W'))
     parser.add_argument('--out', help='also write the figures as JSON')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
-    add_verbose_arg(parser)
     args = parser.parse_args(argv)
     if args.out:
         writable_file(args.out, '--out')
     os.environ['MMVANILLA_ONEDNN'] = '0'  # count on the nn.Conv2d path
     model, _, _ = build_detector(args.config, cfg_options=args.cfg_options)
     unfused = count(model, args.shape)
-    fused_model = copy.deepcopy(model)
-    switch_to_deploy(fused_model)
-    fused = count(fused_model, args.shape)
+    fused = count(fused_copy(model), args.shape)
     result = dict(config=args.config, input=[1, 3, *args.shape],
                   convention='MACs (multiply-accumulates) of convs and matmuls',
                   fused=fused, unfused=unfused)

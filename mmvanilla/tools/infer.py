@@ -18,11 +18,11 @@ from typing import List, Optional
 
 import cv2
 
+from mmvanilla.apis.config import load_config, model_tool_parser
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.checkpoint_fit import check_checkpoint_fits
-from mmvanilla.apis.config import CfgOptionsAction, add_verbose_arg, load_config
-from mmvanilla.utils.paths import writable_dir
 from mmvanilla.utils.errors import CheckpointError, ConfigError, DatasetError
+from mmvanilla.utils.paths import writable_dir
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -78,8 +78,7 @@ def build_inferencer(args: argparse.Namespace):
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = model_tool_parser(__doc__)
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('inputs', nargs='+', help='image files, folders or glob patterns')
@@ -90,8 +89,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='draw and count detections at or above this score')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
-    add_verbose_arg(parser)
     args = parser.parse_args(argv)
     if not 0.0 <= args.score_thr <= 1.0:
         raise ConfigError(f'--score-thr must lie in [0, 1], got {args.score_thr}')

@@ -27,6 +27,9 @@ from typing import List, Optional
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import save_checkpoint
 
+from mmvanilla.apis.config import command_line, model_tool_parser
+from mmvanilla.apis.config_checks import check_datasets
+from mmvanilla.apis.detector import build_detector
 from mmvanilla.deploy import check_single_stage
 from mmvanilla.deploy.apply import INT8_MODEL_KEY, apply_precision
 from mmvanilla.deploy.calibration import calibration_source
@@ -35,20 +38,16 @@ from mmvanilla.deploy.openvino_network import import_openvino
 from mmvanilla.deploy.quantization import quantize_detector
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import runtime_description
-from mmvanilla.apis.config import CfgOptionsAction, add_verbose_arg, command_line
-from mmvanilla.utils.paths import creatable_dir
-from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.utils.console import stdout_to_log
-from mmvanilla.apis.detector import build_detector
 from mmvanilla.utils.errors import ConfigError
+from mmvanilla.utils.paths import creatable_dir
 
 INT8_NAME = 'network_int8.onnx'
 OUTPUTS = (INT8_NAME, 'fused.pth', 'config.py', 'quantization.json')
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = model_tool_parser(__doc__)
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('out_dir')
@@ -57,8 +56,6 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument('--eval-images', type=int,
                         help='evaluate fp32 and INT8 on the first N test images only '
                         '(default: the whole test set)')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
-    add_verbose_arg(parser)
     return parser.parse_args(argv)
 
 

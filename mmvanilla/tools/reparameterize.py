@@ -8,7 +8,6 @@ match the unfused model, and
 writes OUT_DIR/<checkpoint>_deploy.pth (meta kept) and OUT_DIR/<config>_deploy.py
 (backbone deploy=True), which tools/test.py and tools/benchmark.py load as is.
 """
-import argparse
 import copy
 import os
 import os.path as osp
@@ -17,25 +16,22 @@ from typing import List, Optional
 import torch
 from mmengine.runner.checkpoint import save_checkpoint
 
-from mmvanilla.models import switch_to_deploy
-from mmvanilla.apis.config import CfgOptionsAction, add_verbose_arg
-from mmvanilla.utils.paths import creatable_dir
+from mmvanilla.apis.config import model_tool_parser
 from mmvanilla.apis.detector import build_detector, max_rel_err, pre_nms_outputs
+from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.errors import ConfigError
+from mmvanilla.utils.paths import creatable_dir
 
 TOLERANCE = 1e-4
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = model_tool_parser(__doc__)
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('out_dir')
     parser.add_argument('--shape', type=int, nargs=2, default=[256, 320], metavar=('H', 'W'),
                         help='sample input for the equivalence check')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
-    add_verbose_arg(parser)
     args = parser.parse_args(argv)
     creatable_dir(args.out_dir, 'output folder')  # made only once the fusion checks out
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)

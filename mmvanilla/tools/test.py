@@ -8,13 +8,13 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvanilla.deploy import add_precision_arg, resolve_precision
-from mmvanilla.deploy.apply import int8_model_path
 from mmvanilla.apis.config import add_custom_hook, add_runner_args, load_runner_config
 from mmvanilla.apis.config_checks import check_config
-from mmvanilla.utils.paths import writable_file
+from mmvanilla.deploy import add_precision_arg, resolve_precision
+from mmvanilla.deploy.apply import int8_model_path
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
+from mmvanilla.utils.paths import writable_file
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:

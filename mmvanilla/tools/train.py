@@ -9,13 +9,13 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmvanilla.apis.config import add_custom_hook, add_runner_args, load_runner_config
+from mmvanilla.apis.config_checks import check_config
 from mmvanilla.utils.checkpoint_files import (
     latest_complete_checkpoint,
     remove_stale_temporaries,
     resume_candidates,
 )
-from mmvanilla.apis.config import add_custom_hook, add_runner_args, load_runner_config
-from mmvanilla.apis.config_checks import check_config
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
 

@@ -1,7 +1,7 @@
 import pytest
 
-from mmvanilla.utils import cpu
 from mmvanilla.deploy import resolve_precision
+from mmvanilla.utils import cpu
 from mmvanilla.utils.errors import ConfigError
 
 

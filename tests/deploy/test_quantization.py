@@ -4,11 +4,11 @@ import copy
 import pytest
 import torch
 
+from mmvanilla.apis.detector import max_rel_err
 from mmvanilla.deploy import DetectorNetwork
 from mmvanilla.deploy.apply import apply_precision
 from mmvanilla.deploy.calibration import evenly_spaced
 from mmvanilla.deploy.openvino_network import OpenVINONetwork
-from mmvanilla.apis.detector import max_rel_err
 from mmvanilla.utils.errors import ConfigError
 from tests.conftest import val_batches
 from tests.deploy.test_reduced_precision import fused_detector

@@ -4,9 +4,9 @@ import copy
 
 import torch
 
+from mmvanilla.apis.detector import build_detector, max_rel_err, pre_nms_outputs
 from mmvanilla.deploy import to_reduced_precision
 from mmvanilla.models import switch_to_deploy
-from mmvanilla.apis.detector import build_detector, max_rel_err, pre_nms_outputs
 from tests.conftest import REPO, cli_options, val_batches
 
 CONFIG = str(REPO / 'configs' / 'retinanet_vanillanet11.py')

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmvanilla.utils.safe_checkpoint import safe_load
 from mmvanilla.apis.detector import build_detector
-from tests.conftest import REPO, cli_options, call_tool
+from mmvanilla.utils.safe_checkpoint import safe_load
+from tests.conftest import REPO, call_tool, cli_options
 from tests.detection_options import tiny_detector_options
 
 RETINA = REPO / 'configs' / 'retinanet_vanillanet11.py'

@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from mmvanilla.utils.safe_checkpoint import safe_load
 from mmvanilla.apis.detector import build_detector
-from tests.conftest import (REPO, cli_options, coco_metrics, log_text, randomize_norms,
-                            call_tool)
+from mmvanilla.utils.safe_checkpoint import safe_load
+from tests.conftest import (
+    REPO,
+    call_tool,
+    cli_options,
+    coco_metrics,
+    log_text,
+    randomize_norms,
+)
 from tests.detection_options import tiny_detector_options
 from tests.numpy1 import numpy1_pickles
 

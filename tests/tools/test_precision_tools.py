@@ -4,7 +4,7 @@ import re
 import shutil
 
 from mmvanilla.utils.cpu import cpu_has_native_bf16
-from tests.conftest import REPO, coco_metrics, log_text, call_tool
+from tests.conftest import REPO, call_tool, coco_metrics, log_text
 from tests.tools.test_bad_inputs import one_line_error
 
 CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'

@@ -9,7 +9,7 @@ import time
 import torch
 
 from mmvanilla.utils.safe_checkpoint import safe_load
-from tests.conftest import REPO, log_text, call_tool
+from tests.conftest import REPO, call_tool, log_text
 from tests.detection_options import tiny_detector_options
 
 # Loaded into the training process through PYTHONPATH: when the atomic writer

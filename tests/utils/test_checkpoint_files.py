@@ -4,8 +4,10 @@ import pytest
 import torch
 from mmengine.fileio import get_file_backend
 
-from mmvanilla.utils.checkpoint_files import latest_complete_checkpoint
-from mmvanilla.utils.checkpoint_files import AtomicLocalBackend
+from mmvanilla.utils.checkpoint_files import (
+    AtomicLocalBackend,
+    latest_complete_checkpoint,
+)
 
 
 def test_mmengine_local_writes_are_atomic(tmp_path):

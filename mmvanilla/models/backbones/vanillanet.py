@@ -26,7 +26,6 @@ from mmvanilla.models.layers.vanilla_block import (
 )
 from mmvanilla.utils.errors import ConfigError
 
-
 #: Largest total size of the series activations' depthwise kernels (fp32):
 #: VN-13-1.5x at act_num 4 needs 0.0016 GB; this stops a typo before it
 #: asks for terabytes.

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from mmvanilla.models import VanillaNet
-
 from mmvanilla.utils import cpu
 from tests.conftest import TINY_ARCH, randomize_norms
 
