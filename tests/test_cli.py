@@ -12,8 +12,12 @@ import os, sys
 heavy = sorted(m for m in ('torch', 'mmdet', 'mmengine', 'mmcv') if m in sys.modules)
 def main(argv):
     print('argv', argv, 'malloc', os.environ.get('MALLOC_MMAP_MAX_'), 'heavy', heavy)
-    if argv == ['bad']:
-        raise ValueError('bad input')  # not a user error: a traceback
+    if argv == ['bug']:  # a bug of mmvanilla's own: a traceback
+        from mmvanilla.utils.paths import check_outputs
+        check_outputs(None)
+    if argv == ['third-party']:  # what a library fails on: one line
+        import json
+        json.loads('{"unclosed": ')
 '''
 
 
@@ -42,8 +46,18 @@ def test_no_tuned_runtime_keeps_the_default_allocator(tmp_path):
 
 
 def test_a_bug_is_a_traceback_not_a_user_error(tmp_path):
-    proc = run_probe(tmp_path, 'bad')
-    assert proc.returncode == 1 and 'ValueError: bad input' in proc.stderr
+    proc = run_probe(tmp_path, 'bug')
+    assert proc.returncode == 1 and 'Traceback' in proc.stderr
+    assert "AttributeError: 'NoneType'" in proc.stderr
+
+
+def test_a_third_party_failure_is_one_line_with_its_traceback_kept(tmp_path):
+    proc = run_probe(tmp_path, 'third-party')
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith('error: json raised JSONDecodeError: Expecting value')
+    log = line.split('traceback in ')[1]
+    assert 'json.loads' in open(log).read()
 
 
 def test_user_error_is_one_line_and_status_2(capsys):

@@ -4,13 +4,14 @@ mmengine would otherwise fail late and deep: a missing dataset inside a
 dataloader worker, mismatched FPN channels in the first forward pass.
 """
 import json
+import math
 import os.path as osp
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Sequence
 
 from mmengine.config import Config
 
 from mmvanilla.models.backbones.vanillanet_arch import out_channels
-from mmvanilla.utils.errors import CheckpointError, ConfigError, DatasetError
+from mmvanilla.utils.errors import CheckpointError, ConfigError, DatasetError, MMVanillaError
 
 DEMO_HINT = ('To try mmvanilla without COCO, run the demo on the generated '
              'shapes dataset: bash tools/demo.sh')
@@ -65,7 +66,7 @@ def _dataset_files(dataset: dict) -> Iterable[tuple]:
     ann = dataset.get('ann_file')
     img = (dataset.get('data_prefix') or {}).get('img')
     yield (osp.join(root, ann) if ann else None,
-           osp.join(root, img) if img is not None else None)
+           osp.join(root, img) if img is not None else None, dataset)
 
 
 #: Annotation files up to this size are parsed before the run to check their
@@ -74,11 +75,29 @@ def _dataset_files(dataset: dict) -> Iterable[tuple]:
 DEEP_CHECK_BYTES = 50 * 2**20
 
 
-def check_coco_schema(data: dict, path: str, training: bool = False) -> None:
+def _is_number(value) -> bool:
+    """A finite real number (JSON's true/false are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _polygons_ok(segmentation) -> bool:
+    if isinstance(segmentation, dict):  # RLE
+        return 'counts' in segmentation and 'size' in segmentation
+    return isinstance(segmentation, list) and all(
+        isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 and all(map(_is_number, p))
+        for p in segmentation)
+
+
+def check_coco_schema(data: dict, path: str, training: bool = False,
+                      classes: Optional[Sequence[str]] = None, min_size: int = 0) -> None:
     """The COCO instances layout that pycocotools and mmdet index without checks.
 
     A file without "annotations" (COCO's image_info_test-dev) is accepted
-    except for training.
+    except for training. For training, something must be left to learn once
+    mmdet has dropped what it drops silently: crowd boxes, boxes under 1 px,
+    boxes outside their image, boxes of categories not in ``classes``, images
+    smaller than ``min_size`` or without a box.
     """
     def bad(what: str) -> DatasetError:
         return DatasetError(f'annotation file {path!r}: {what}; a COCO instances file has '
@@ -92,39 +111,79 @@ def check_coco_schema(data: dict, path: str, training: bool = False) -> None:
             raise bad(f'"{key}" is missing or not a list')
     if not data['categories']:
         raise bad('"categories" is empty')
-    image_ids = set()
+    images = {}
     for image in data['images']:
         if not isinstance(image, dict) or not _is_int(image.get('id'), 0) \
                 or 'file_name' not in image:
             raise bad(f'image entry {str(image)[:80]} needs an int "id" and a "file_name"')
-        image_ids.add(image['id'])
-    category_ids = {c.get('id') for c in data['categories'] if isinstance(c, dict)}
-    valid_boxes = 0
+        for side in ('width', 'height'):
+            if side in image and not (_is_number(image[side]) and image[side] > 0):
+                raise bad(f'image {image["id"]} has "{side}" {image[side]!r}, not a '
+                          f'positive number of pixels')
+        images[image['id']] = image
+    category_names = {c.get('id'): c.get('name') for c in data['categories']
+                      if isinstance(c, dict)}
+    dropped = dict(crowd=0, tiny=0, outside=0, other_class=0)
+    kept_images = set()
     for ann in data['annotations']:
         if not isinstance(ann, dict):
             raise bad(f'annotation {str(ann)[:80]} is not an object')
-        if ann.get('image_id') not in image_ids:
-            raise bad(f'annotation {ann.get("id")!r} has image_id {ann.get("image_id")!r}, '
-                      f'which is not in "images"')
-        if ann.get('category_id') not in category_ids:
-            raise bad(f'annotation {ann.get("id")!r} has category_id '
-                      f'{ann.get("category_id")!r}, which is not in "categories"')
+        name = f'annotation {ann.get("id")!r}'
+        if ann.get('image_id') not in images:
+            raise bad(f'{name} has image_id {ann.get("image_id")!r}, which is not in "images"')
+        if ann.get('category_id') not in category_names:
+            raise bad(f'{name} has category_id {ann.get("category_id")!r}, which is not in '
+                      f'"categories"')
         box = ann.get('bbox')
-        if not (isinstance(box, list) and len(box) == 4
-                and all(isinstance(v, (int, float)) for v in box)):
-            raise bad(f'annotation {ann.get("id")!r} has no "bbox" of 4 numbers (got {box!r})')
-        valid_boxes += box[2] > 0 and box[3] > 0
-    if training and data['annotations'] and not valid_boxes:
+        if not (isinstance(box, list) and len(box) == 4 and all(map(_is_number, box))):
+            raise bad(f'{name} has no "bbox" of 4 numbers (finite ones; got {box!r})')
+        if ann.get('iscrowd', 0) not in (0, 1) or isinstance(ann.get('iscrowd'), (str, float)):
+            raise bad(f'{name} has "iscrowd" {ann["iscrowd"]!r}: write 0 or 1 (a number; '
+                      f'mmdet reads any other true value as a crowd region and ignores it)')
+        if 'segmentation' in ann and ann['segmentation'] != [] \
+                and not _polygons_ok(ann['segmentation']):
+            raise bad(f'{name} has a "segmentation" that is neither polygons (lists of '
+                      f'x, y pairs, 3 points or more) nor RLE (got {str(ann["segmentation"])[:60]})')
+        image = images[ann['image_id']]
+        x, y, w, h = box
+        inside_w = min(x + w, image.get('width', math.inf)) - max(x, 0)
+        inside_h = min(y + h, image.get('height', math.inf)) - max(y, 0)
+        if ann.get('iscrowd', 0):
+            dropped['crowd'] += 1
+        elif w < 1 or h < 1:
+            dropped['tiny'] += 1
+        elif inside_w <= 0 or inside_h <= 0:
+            dropped['outside'] += 1
+        elif classes is not None and category_names[ann['category_id']] not in classes:
+            dropped['other_class'] += 1
+        elif min(image.get('width', math.inf), image.get('height', math.inf)) >= min_size:
+            kept_images.add(ann['image_id'])
+    if not training or not data['annotations'] or kept_images:
+        return
+    count = len(data['annotations'])
+    if dropped['tiny'] == count:
         raise DatasetError(
-            f'annotation file {path!r}: every one of its {len(data["annotations"])} boxes has '
-            f'zero or negative width or height, so training would learn nothing: boxes are '
+            f'annotation file {path!r}: every one of its {count} boxes has zero or negative '
+            f'width or height, so training would learn nothing: boxes are '
             f'[x, y, width, height] in pixels')
+    reasons = {'crowd': 'marked iscrowd', 'tiny': 'under 1 px wide or high',
+               'outside': 'outside their image', 'other_class': 'of no class in the '
+               f'dataset\'s classes {tuple(classes or ())}'}
+    why = ', '.join(f'{n} {reasons[k]}' for k, n in dropped.items() if n)
+    raise DatasetError(
+        f'annotation file {path!r}: nothing to learn: mmdet drops all {count} boxes ({why}'
+        f'{"" if min_size <= 0 else f"; images under {min_size} px are dropped too"}): '
+        f'fix the boxes ([x, y, width, height] in pixels, inside the image), their '
+        f'"iscrowd" or the dataset\'s metainfo.classes')
 
 
 def check_annotation_file(path: str, img_dir: Optional[str] = None,
-                          training: bool = False) -> None:
-    """A COCO annotation file must exist and list images; small files also
-    have every listed image file checked for existence."""
+                          training: bool = False, classes: Optional[Sequence[str]] = None,
+                          min_size: int = 0) -> None:
+    """A COCO annotation file must exist and list images; small files are
+    checked through (:func:`check_coco_schema`, the dataset's ``classes``
+    among its categories) and have every listed image file checked for
+    existence."""
     if not osp.isfile(path):
         raise DatasetError(
             f'annotation file {path!r} not found. The COCO layout is '
@@ -147,7 +206,16 @@ def check_annotation_file(path: str, img_dir: Optional[str] = None,
         raise DatasetError(
             f'annotation file {path!r} lists no images: a COCO instances file '
             f'needs "images", "annotations" and "categories"')
-    check_coco_schema(data, path, training)
+    check_coco_schema(data, path, training, classes, min_size)
+    if classes is not None:
+        names = [c.get('name') for c in data['categories'] if isinstance(c, dict)]
+        if not set(classes) & set(names):
+            raise DatasetError(
+                f'annotation file {path!r}: none of the dataset\'s {len(classes)} classes '
+                f'({", ".join(map(str, list(classes)[:4]))}{", ..." if len(classes) > 4 else ""}) '
+                f'is one of its categories ({", ".join(map(str, names[:6]))}), so mmdet would '
+                f'find no image: set the dataloaders\' dataset.metainfo.classes='
+                f'({",".join(map(str, names))})')
     if img_dir is not None and osp.isdir(img_dir):
         missing = [im.get('file_name') for im in data['images']
                    if not osp.isfile(osp.join(img_dir, str(im.get('file_name'))))]
@@ -164,7 +232,7 @@ def check_datasets(cfg: Config, splits: List[str]) -> None:
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
             continue
-        for ann, img_dir in _dataset_files(loader['dataset']):
+        for ann, img_dir, dataset in _dataset_files(loader['dataset']):
             if img_dir and '://' not in img_dir and not osp.isdir(img_dir):
                 if ann and not osp.isfile(ann):
                     check_annotation_file(ann)  # names the layout and the demo
@@ -172,11 +240,48 @@ def check_datasets(cfg: Config, splits: List[str]) -> None:
                     f'image folder {img_dir!r} not found. The COCO layout is '
                     f'{COCO_LAYOUT}. {DEMO_HINT}')
             if ann:
-                check_annotation_file(ann, img_dir, training=split == 'train')
+                filter_cfg = dataset.get('filter_cfg') or {}
+                min_size = filter_cfg.get('min_size', 0) if split == 'train' else 0
+                check_annotation_file(ann, img_dir, training=split == 'train',
+                                      classes=dataset_classes(dataset),
+                                      min_size=min_size if _is_number(min_size) else 0)
         evaluator = cfg.get(f'{split}_evaluator')
         for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
             if isinstance(metric, dict) and metric.get('ann_file'):
                 check_annotation_file(metric['ann_file'])
+
+
+def dataset_classes(dataset: dict) -> Optional[Sequence[str]]:
+    """The class names a dataset config selects: its ``metainfo.classes``, else
+    its type's default (CocoDataset: COCO's 80); None if unknown."""
+    classes = (dataset.get('metainfo') or {}).get('classes')
+    if classes is None and isinstance(dataset.get('type'), str):
+        from mmdet.registry import DATASETS
+        cls = DATASETS.get(dataset['type'])
+        classes = getattr(cls, 'METAINFO', {}).get('classes')
+    if isinstance(classes, str):
+        classes = (classes,)
+    return tuple(classes) if classes is not None else None
+
+
+def check_heads_against_dataset(cfg: Config, splits: List[str]) -> None:
+    """Every ``num_classes`` of the heads (not the RPN's) equals the number of
+    classes the dataset selects (otherwise labels run past the classifier, or
+    outputs are never trained)."""
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader') or {}
+        for _, _, dataset in _dataset_files(loader.get('dataset') or {}):
+            classes = dataset_classes(dataset)
+            if classes is None:
+                continue
+            for path, value in _num_classes(cfg.model):
+                if 'rpn_head' not in path and value != len(classes):
+                    raise ConfigError(
+                        f'{path}={value!r} but {split}_dataloader\'s dataset has '
+                        f'{len(classes)} classes ({", ".join(map(str, classes[:4]))}'
+                        f'{", ..." if len(classes) > 4 else ""}): set {path}={len(classes)} '
+                        f'(or metainfo.classes to the classes the model predicts)')
+            return  # the first dataset of the first split tells
 
 
 def _is_int(value, low: int) -> bool:
@@ -220,10 +325,112 @@ def check_values(cfg: Config, splits: List[str]) -> None:
         raise ConfigError(f'optim_wrapper.optimizer.lr must be a number > 0, got {lr!r}')
 
 
+def _leaves(node, path: str):
+    """Every value of a config with its dotted path (list items by index)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, f'{path}.{key}' if path else str(key))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _leaves(value, f'{path}.{i}')
+    else:
+        yield path, node
+
+
+def check_numbers(cfg: Config) -> None:
+    """Every number of the config is finite, and no bool is written as a
+    string (``'False'`` is true to Python): whatever key it is under."""
+    for path, value in _leaves(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg, ''):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f'{path} is {value}: every number in a config must be finite')
+        if isinstance(value, str) and value.strip().lower() in ('true', 'false'):
+            raise ConfigError(f'{path} is the string {value!r}, which Python reads as true: '
+                              f'write {path}={value.strip().capitalize()} without quotes')
+
+
+def check_pipelines(cfg: Config, splits: List[str]) -> None:
+    """Resize scales and flip probabilities that OpenCV and mmcv can use."""
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader') or {}
+        for _, _, dataset in _dataset_files(loader.get('dataset') or {}):
+            for i, step in enumerate(dataset.get('pipeline') or []):
+                where = f'{split}_dataloader.dataset.pipeline.{i} ({step.get("type")})'
+                scales = step.get('scale')
+                if scales is not None:
+                    scales = scales if isinstance(scales, list) else [scales]
+                    for scale in scales:
+                        ok = (_is_number(scale) and scale > 0) or (
+                            isinstance(scale, (tuple, list)) and len(scale) == 2
+                            and all(_is_number(v) and v >= 1 for v in scale))
+                        if not ok:
+                            raise ConfigError(f'{where}: scale {scale!r} must be (width, '
+                                              f'height) in pixels, both >= 1')
+                prob = step.get('prob')
+                if prob is not None and not (_is_number(prob) and 0 <= prob <= 1):
+                    raise ConfigError(f'{where}: prob {prob!r} must be a number in [0, 1]')
+
+
+def _test_input_shape(cfg: Config) -> tuple:
+    """(height, width) of an image after the test pipeline's Resize, padded to 32."""
+    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
+    steps = next((d.get('pipeline') or [] for _, _, d in
+                  _dataset_files(loader.get('dataset') or {})), [])
+    scale = next((t.get('scale') for t in steps if t.get('type') == 'Resize'), None)
+    if not (isinstance(scale, (tuple, list)) and len(scale) == 2):
+        scale = (1333, 800)
+    return tuple(-(-int(v) // 32) * 32 for v in (scale[1], scale[0]))
+
+
+def check_model_runs(cfg: Config) -> None:
+    """Build the model as the run will, on PyTorch's meta device (shapes
+    only, no memory, no weights loaded), and pass an image of the test size
+    through its backbone, neck and dense head: any value that cannot make a
+    model, or channels that do not chain, fail here in one line, before any
+    data is read."""
+    import copy
+
+    import torch
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model_cfg = copy.deepcopy(cfg.model)
+    if isinstance(model_cfg.get('backbone'), dict):
+        model_cfg['backbone'].pop('init_cfg', None)  # nothing is loaded here
+    height, width = _test_input_shape(cfg)
+    stage, running = 'built', []
+    try:
+        with torch.device('meta'), torch.no_grad():
+            model = MODELS.build(model_cfg).eval()
+            stage = f'run on a {height}x{width} image'
+            for name, module in model.named_modules():  # name the layer that fails
+                if not list(module.children()):
+                    module.register_forward_pre_hook(
+                        lambda m, args, name=name: running.append(name))
+            feats = model.extract_feat(torch.empty(1, 3, height, width))
+            head = getattr(model, 'bbox_head', None) or getattr(model, 'rpn_head', None)
+            if head is not None:
+                head(feats)
+    except MMVanillaError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure is the config's
+        from mmvanilla.cli import user_message
+        lines = [line.strip() for line in user_message(e).splitlines() if line.strip()]
+        where = f' (in model.{running[-1]})' if running else ''
+        raise ConfigError(
+            f'the model of this config cannot be {stage}{where}: {type(e).__name__}: '
+            f'{lines[-1] if lines else e}; check the values under model (channels of '
+            f'backbone, neck and heads, num_classes, sizes)') from None
+
+
 def check_config(cfg: Config, splits: Optional[List[str]] = None,
                  pretrained: bool = True) -> None:
     """All pre-flight checks; ``splits`` e.g. ``['train', 'val']``."""
-    check_values(cfg, splits or [])
+    splits = splits or []
+    check_numbers(cfg)
+    check_values(cfg, splits)
     check_backbone_and_neck(cfg.model)
-    check_datasets(cfg, splits or [])
+    check_pipelines(cfg, splits)
+    check_heads_against_dataset(cfg, splits)
+    check_model_runs(cfg)
+    check_datasets(cfg, splits)
     check_checkpoints(cfg, pretrained)

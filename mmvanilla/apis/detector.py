@@ -8,7 +8,8 @@ from mmengine.registry import init_default_scope
 from torch import Tensor, nn
 
 from mmvanilla.apis.config import load_config
-from mmvanilla.apis.config_checks import check_backbone_and_neck
+from mmvanilla.apis.config_checks import (check_backbone_and_neck, check_model_runs,
+                                          check_numbers)
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.checkpoint_fit import check_checkpoint_fits, checkpoint_state_dict
 from mmvanilla.utils.safe_checkpoint import safe_load
@@ -22,7 +23,9 @@ def build_detector(config: str, checkpoint: Optional[str] = None,
     ``checkpoint`` (loaded safely) or from the initializers.
     """
     cfg = load_config(config, cfg_options)
+    check_numbers(cfg)
     check_backbone_and_neck(cfg.model)
+    check_model_runs(cfg)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     from mmdet.registry import MODELS
     cfg.model.backbone.pop('init_cfg', None)

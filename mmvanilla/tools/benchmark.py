@@ -35,7 +35,7 @@ from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.console import stdout_to_log
 from mmvanilla.utils.errors import ConfigError
-from mmvanilla.utils.paths import writable_file
+from mmvanilla.utils.paths import atomic_output, check_outputs, writable_file
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -166,12 +166,14 @@ def plot_latency(results: Dict[str, dict], title: str, path: str) -> None:
     ax.legend(fontsize=8, ncol=4, loc='upper center', bbox_to_anchor=(0.5, -0.3))
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format='png')
     plt.close(fig)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    check_outputs({'--out': args.out, '--plot': args.plot}, [args.config, args.checkpoint])
     writable_file(args.out, '--out')
     if args.plot:
         writable_file(args.plot, '--plot')
@@ -221,7 +223,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not args.checkpoint:
         print('note: no --checkpoint: initialized weights, so post-processing sees '
               'few or many boxes unlike a trained model; see postprocess_ms_median')
-    with open(args.out, 'w') as f:
+    with atomic_output(args.out) as tmp, open(tmp, 'w') as f:
         json.dump(out, f, indent=2)
     print(f'wrote {args.out}')
     if args.plot:

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import patches  # noqa: E402
 
 from mmvanilla.utils.errors import ConfigError  # noqa: E402
-from mmvanilla.utils.paths import writable_dir  # noqa: E402
+from mmvanilla.utils.paths import atomic_output, writable_dir  # noqa: E402
 
 COLORS = ('tab:red', 'tab:green', 'tab:blue', 'tab:orange', 'tab:purple', 'tab:cyan')
 
@@ -79,7 +79,8 @@ def plot_curves(epochs: List[Dict[str, float]], path: str) -> None:
     ax_loss.legend(lines, [ln.get_label() for ln in lines], loc='upper center', ncol=3, fontsize=8)
     ax_loss.set_title('Tiny VanillaNet RetinaNet on the shapes set')
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format='png')
     plt.close(fig)
 
 
@@ -127,7 +128,8 @@ def plot_detections(images, names, path: str, score_thr: float) -> None:
                     f'{det["score"]:.2f}', color='white', fontsize=7, va='bottom',
                     bbox=dict(facecolor=color, edgecolor='none', alpha=0.85, pad=1))
     fig.suptitle(f'Fused model on val images (scores >= {score_thr})')
-    fig.savefig(path, bbox_inches='tight')
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format='png', bbox_inches='tight')
     plt.close(fig)
 
 

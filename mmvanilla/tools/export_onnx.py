@@ -19,7 +19,7 @@ from mmvanilla.deploy import DetectorNetwork
 from mmvanilla.deploy.onnx_export import export_onnx
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.errors import ConfigError
-from mmvanilla.utils.paths import writable_file
+from mmvanilla.utils.paths import atomic_output, check_outputs, writable_file
 
 TOLERANCE = 1e-4
 
@@ -34,6 +34,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--check-shape', type=int, nargs=2, default=[640, 960], metavar=('H', 'W'))
     parser.add_argument('--opset', type=int, default=17)
     args = parser.parse_args(argv)
+    check_outputs({'ONNX output': args.out}, [args.config, args.checkpoint])
     writable_file(args.out, 'ONNX output')
     try:
         import onnxruntime as ort
@@ -49,20 +50,24 @@ def main(argv: Optional[List[str]] = None) -> None:
     switch_to_deploy(model)
     net = model.backbone if args.backbone_only else DetectorNetwork(model)
     net.eval()
-    export_onnx(net, torch.randn(1, 3, *args.shape), args.out, args.opset)
-    session = ort.InferenceSession(args.out, providers=['CPUExecutionProvider'])
-    errors = {}
-    for batch, shape in ((1, args.shape), (2, args.check_shape)):
-        sample = torch.randn(batch, 3, *shape)
-        with torch.no_grad():
-            expected = list(net(sample))
-        got = session.run(None, {'input': sample.numpy()})
-        errors[f'{batch}x3x' + 'x'.join(map(str, shape))] = max_rel_err(
-            [torch.from_numpy(g) for g in got], expected)
-    worst = max(errors.values())
-    report = dict(onnx=args.out, backbone_only=args.backbone_only, opset=args.opset,
-                  max_rel_err=errors, tolerance=TOLERANCE, ok=worst <= TOLERANCE)
-    print(json.dumps(report, indent=2))
-    if worst > TOLERANCE:
-        raise ConfigError(f'onnxruntime differs from PyTorch by {worst:.2e} > {TOLERANCE:g}')
+    # Written beside OUT and renamed onto it once checked: a failed export or
+    # check (or a full disk) leaves what was at OUT before.
+    with atomic_output(args.out) as staged:
+        export_onnx(net, torch.randn(1, 3, *args.shape), staged, args.opset)
+        session = ort.InferenceSession(staged, providers=['CPUExecutionProvider'])
+        errors = {}
+        for batch, shape in ((1, args.shape), (2, args.check_shape)):
+            sample = torch.randn(batch, 3, *shape)
+            with torch.no_grad():
+                expected = list(net(sample))
+            got = session.run(None, {'input': sample.numpy()})
+            errors[f'{batch}x3x' + 'x'.join(map(str, shape))] = max_rel_err(
+                [torch.from_numpy(g) for g in got], expected)
+        worst = max(errors.values())
+        report = dict(onnx=args.out, backbone_only=args.backbone_only, opset=args.opset,
+                      max_rel_err=errors, tolerance=TOLERANCE, ok=worst <= TOLERANCE)
+        print(json.dumps(report, indent=2))
+        if not worst <= TOLERANCE:
+            raise ConfigError(f'onnxruntime differs from PyTorch by {worst:.2e} > '
+                              f'{TOLERANCE:g}; {args.out!r} not written')
 

@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mmvanilla.apis.config import model_tool_parser
 from mmvanilla.apis.detector import build_detector, fused_copy, raw_outputs
-from mmvanilla.utils.paths import writable_file
+from mmvanilla.utils.paths import atomic_output, check_outputs, writable_file
 
 
 def gmacs(fn) -> float:
@@ -65,6 +65,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--out', help='also write the figures as JSON')
     args = parser.parse_args(argv)
     if args.out:
+        check_outputs({'--out': args.out}, [args.config])
         writable_file(args.out, '--out')
     os.environ['MMVANILLA_ONEDNN'] = '0'  # count on the nn.Conv2d path
     model, _, _ = build_detector(args.config, cfg_options=args.cfg_options)
@@ -82,6 +83,6 @@ def main(argv: Optional[List[str]] = None) -> None:
               f'{r["activation_dw_gmac"]:>19.1f} '
               f'{r["detector_gmac"] - r["activation_dw_gmac"]:>20.1f}')
     if args.out:
-        with open(args.out, 'w') as f:
+        with atomic_output(args.out) as tmp, open(tmp, 'w') as f:
             json.dump(result, f, indent=2)
 

@@ -22,7 +22,7 @@ from mmvanilla.apis.config import load_config, model_tool_parser
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.checkpoint_fit import check_checkpoint_fits
 from mmvanilla.utils.errors import CheckpointError, ConfigError, DatasetError
-from mmvanilla.utils.paths import writable_dir
+from mmvanilla.utils.paths import check_outputs, writable_dir
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -93,6 +93,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not 0.0 <= args.score_thr <= 1.0:
         raise ConfigError(f'--score-thr must lie in [0, 1], got {args.score_thr}')
     images = expand_inputs(args.inputs)
+    # DetInferencer names its outputs after each image's file name
+    outputs = {}
+    for path in images:
+        stem = osp.splitext(osp.basename(path))[0]
+        outputs[f'the picture of {path}'] = osp.join(args.out_dir, 'vis', osp.basename(path))
+        outputs[f'the predictions of {path}'] = osp.join(args.out_dir, 'preds', stem + '.json')
+    check_outputs(outputs, [args.config, args.checkpoint, *images])
     out_dir = writable_dir(args.out_dir, '--out-dir')
     inferencer = build_inferencer(args)
     if args.deploy:

@@ -40,7 +40,7 @@ from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.console import stdout_to_log
 from mmvanilla.utils.errors import ConfigError
-from mmvanilla.utils.paths import creatable_dir
+from mmvanilla.utils.paths import check_outputs, creatable_dir
 
 INT8_NAME = 'network_int8.onnx'
 OUTPUTS = (INT8_NAME, 'fused.pth', 'config.py', 'quantization.json')
@@ -74,6 +74,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.calib_images < 1 or (args.eval_images is not None and args.eval_images < 1):
         raise ConfigError('--calib-images and --eval-images must be >= 1')
     creatable_dir(args.out_dir, 'output folder')
+    check_outputs({name: osp.join(args.out_dir, name) for name in OUTPUTS},
+                  [args.config, args.checkpoint])
     versions = _versions()  # the deploy extra is installed
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
     check_single_stage(model, 'tools/quantize.py')

@@ -20,7 +20,7 @@ from mmvanilla.apis.config import model_tool_parser
 from mmvanilla.apis.detector import build_detector, max_rel_err, pre_nms_outputs
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.errors import ConfigError
-from mmvanilla.utils.paths import creatable_dir
+from mmvanilla.utils.paths import atomic_output, check_outputs, creatable_dir
 
 TOLERANCE = 1e-4
 
@@ -34,6 +34,12 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help='sample input for the equivalence check')
     args = parser.parse_args(argv)
     creatable_dir(args.out_dir, 'output folder')  # made only once the fusion checks out
+    name = osp.splitext(osp.basename(args.checkpoint))[0]
+    ckpt_path = osp.join(args.out_dir, f'{name}_deploy.pth')
+    cfg_path = osp.join(args.out_dir,
+                        f'{osp.splitext(osp.basename(args.config))[0]}_deploy.py')
+    check_outputs({'fused checkpoint': ckpt_path, 'deploy config': cfg_path},
+                  [args.config, args.checkpoint])
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
     if getattr(model.backbone, 'deploy', False):
         raise ConfigError(f'{args.config!r} already builds a fused backbone: nothing to do')
@@ -50,10 +56,6 @@ def main(argv: Optional[List[str]] = None) -> None:
                           f'not writing a fused checkpoint')
 
     os.makedirs(args.out_dir, exist_ok=True)
-    name = osp.splitext(osp.basename(args.checkpoint))[0]
-    ckpt_path = osp.join(args.out_dir, f'{name}_deploy.pth')
-    cfg_path = osp.join(args.out_dir,
-                        f'{osp.splitext(osp.basename(args.config))[0]}_deploy.py')
     meta = dict(meta, reparameterized=True, source_checkpoint=args.checkpoint,
                 fused_max_rel_err=err)
     # mmengine's file backend, made atomic by mmvanilla: never half-written.
@@ -61,6 +63,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     cfg.model.backbone.deploy = True
     cfg.model.backbone.init_cfg = None
     cfg.load_from = None
-    cfg.dump(cfg_path)
+    with atomic_output(cfg_path) as staged:
+        cfg.dump(staged)
     print(f'wrote {ckpt_path}\nwrote {cfg_path}')
 

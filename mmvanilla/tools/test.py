@@ -14,7 +14,7 @@ from mmvanilla.deploy import add_precision_arg, resolve_precision
 from mmvanilla.deploy.apply import int8_model_path
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
-from mmvanilla.utils.paths import writable_file
+from mmvanilla.utils.paths import check_outputs, writable_file
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -40,7 +40,8 @@ def build_cfg(args: argparse.Namespace) -> Config:
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ConfigError(f'--out must end in .pkl or .pickle, got {args.out!r}')
-        writable_file(args.out, '--out')
+        check_outputs({'--out': args.out}, [args.config, args.checkpoint])
+        writable_file(args.out, '--out')  # (written atomically: mmvanilla.patches)
     cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
     # mmengine only warns about keys that do not fit: evaluating such a model

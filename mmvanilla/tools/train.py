@@ -18,6 +18,7 @@ from mmvanilla.utils.checkpoint_files import (
 )
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
+from mmvanilla.utils.work_dir import hold_work_dir
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -35,9 +36,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_cfg(args: argparse.Namespace) -> Config:
-    cfg = load_runner_config(args)
-    remove_stale_temporaries(cfg.work_dir)
+def build_cfg(args: argparse.Namespace, cfg: Config) -> Config:
+    """``cfg`` (the config as loaded) with the options of this run applied."""
+    remove_stale_temporaries(cfg.work_dir)  # (this run holds the work dir)
     if args.amp:
         import torch
         if not torch.cuda.is_available():
@@ -74,16 +75,23 @@ def build_cfg(args: argparse.Namespace) -> Config:
     strict = cfg.pop('strict_load', True)
     if cfg.get('load_from') and strict:
         add_custom_hook(cfg, 'CheckpointFitHook')
+    add_custom_hook(cfg, 'FiniteLossHook')  # a NaN loss stops the run
+    saver = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if isinstance(saver, dict) and saver.get('type') in ('CheckpointHook',
+                                                         'mmengine.CheckpointHook'):
+        saver['type'] = 'RotateAfterSaveCheckpointHook'  # same, old ones removed after
     return cfg
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    cfg = build_cfg(args)
-    check_config(cfg, ['train', 'val'] if cfg.get('val_cfg') else ['train'],
-                 pretrained=not cfg.get('resume'))
-    prepare_cpu_distributed(cfg)
-    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg
-              else RUNNERS.build(cfg))
-    runner.train()
+    cfg = load_runner_config(args)
+    with hold_work_dir(cfg.work_dir):
+        cfg = build_cfg(args, cfg)
+        check_config(cfg, ['train', 'val'] if cfg.get('val_cfg') else ['train'],
+                     pretrained=not cfg.get('resume'))
+        prepare_cpu_distributed(cfg)
+        runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg
+                  else RUNNERS.build(cfg))
+        runner.train()
 

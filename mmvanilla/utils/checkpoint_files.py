@@ -19,8 +19,8 @@ from mmengine.logging import print_log
 
 
 class AtomicLocalBackend(LocalBackend):
-    """mmengine's local backend, but ``put`` renames a finished temporary file
-    into place, so readers never see a partly written file."""
+    """mmengine's local backend, but ``put`` and ``put_text`` rename a finished
+    temporary file into place, so readers never see a partly written file."""
 
     def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
         directory = osp.dirname(osp.abspath(filepath))
@@ -39,6 +39,11 @@ class AtomicLocalBackend(LocalBackend):
             if osp.exists(tmp):
                 os.remove(tmp)
             raise
+
+    def put_text(self, obj: str, filepath: Union[str, os.PathLike],
+                 encoding: str = 'utf-8') -> None:
+        """Text (mmengine's JSON/YAML dumps) through the same atomic ``put``."""
+        self.put(obj.encode(encoding), filepath)
 
 
 
@@ -76,14 +81,19 @@ def remove_stale_temporaries(work_dir: str) -> List[str]:
 
 def resume_candidates(work_dir: str) -> List[str]:
     """The checkpoints ``--resume`` may start from, newest first: the one named
-    in ``last_checkpoint``, then ``epoch_*.pth`` and ``iter_*.pth`` by number."""
+    in ``last_checkpoint`` (if it is in ``work_dir``), then ``epoch_*.pth`` and
+    ``iter_*.pth`` by number."""
     candidates = []
     marker = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(marker):
         with open(marker) as f:
             named = f.read().strip()
-        if named:
+        inside = osp.realpath(osp.dirname(named)) == osp.realpath(work_dir) if named else False
+        if named and inside:
             candidates.append(named)
+        elif named:  # a work dir copied elsewhere still names the original's files
+            print_log(f'last_checkpoint names {named}, outside {work_dir}: resuming from '
+                      f'this work dir\'s own checkpoints', logger='current', level=30)
 
     def number(path: str) -> int:
         return int(re.search(r'_(\d+)\.pth$', path).group(1))

@@ -46,6 +46,17 @@ def checkpoint_state_dict(checkpoint: Any, source: str = 'checkpoint',
     return {_MODULE_PREFIX.sub('', k): v for k, v in state.items()}
 
 
+def check_finite(state: Dict[str, Any], source: str) -> None:
+    """Refuse weights with NaN or inf in them (a run that diverged saves such
+    files, and every prediction of them is meaningless)."""
+    bad = [k for k, v in state.items()
+           if isinstance(v, Tensor) and v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise CheckpointError(
+            f'{source} holds NaN or inf in {len(bad)} tensor(s) (e.g. {", ".join(bad[:2])}): '
+            f'it was saved by a run whose loss diverged; use an earlier checkpoint')
+
+
 def _hint(missing: List[str], unexpected: List[str], shapes: List[str]) -> str:
     def has(keys, part):
         return any(part in k for k in keys)
@@ -67,7 +78,8 @@ def _hint(missing: List[str], unexpected: List[str], shapes: List[str]) -> str:
 
 
 def check_checkpoint_fits(model: nn.Module, checkpoint: Any, source: str) -> None:
-    """Raise :class:`CheckpointError` unless ``checkpoint`` fills ``model`` exactly."""
+    """Raise :class:`CheckpointError` unless ``checkpoint`` fills ``model``
+    exactly, with finite weights."""
     state = checkpoint_state_dict(checkpoint, source)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state and not k.endswith(OPTIONAL_SUFFIXES)]
@@ -76,6 +88,7 @@ def check_checkpoint_fits(model: nn.Module, checkpoint: Any, source: str) -> Non
               for k, v in expected.items()
               if isinstance(state.get(k), Tensor) and state[k].shape != v.shape]
     if not (missing or unexpected or shapes):
+        check_finite(state, source)
         return
     parts = [f'{len(keys)} {what} (e.g. {", ".join(keys[:2])})' for keys, what in
              ((missing, 'model keys missing'), (unexpected, 'unexpected keys'),

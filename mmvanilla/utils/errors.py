@@ -18,3 +18,16 @@ class CheckpointError(MMVanillaError, RuntimeError):
 
 class DatasetError(MMVanillaError, FileNotFoundError):
     """A dataset is missing or unreadable."""
+
+
+class TrainingDivergedError(MMVanillaError, RuntimeError):
+    """The loss of a training run became NaN or inf."""
+
+
+class OutputError(MMVanillaError, OSError):
+    """An output cannot be written (full disk, file-size limit, read-only)."""
+
+
+class ThirdPartyError(MMVanillaError, RuntimeError):
+    """A library the tools call failed on what it was given (its traceback is
+    kept in the log)."""

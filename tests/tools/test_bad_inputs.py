@@ -218,7 +218,10 @@ def test_fine_tuning_from_another_head_needs_strict_load_false(trained_retinanet
     purpose, strict_load=False gives mmengine's partial loading back."""
     _, checkpoint, options = trained_retinanet
     two = [o for o in tiny_detector_options(shapes_root, 'retinanet')
-           if 'num_classes' not in o] + ['model.bbox_head.num_classes=2', f'load_from={checkpoint}']
+           if 'num_classes' not in o and 'metainfo.classes' not in o] + [
+        'model.bbox_head.num_classes=2', f'load_from={checkpoint}'] + [
+        f'{split}_dataloader.dataset.metainfo.classes=(circle,square)'
+        for split in ('train', 'val', 'test')]
     proc = call_tool('train.py', RETINA, '--work-dir', tmp_path / 'a', '--cfg-options', *two)
     one_line_error(proc, 'of another shape', 'strict_load=False')
     proc = call_tool('train.py', RETINA, '--work-dir', tmp_path / 'b', '--cfg-options', *two,

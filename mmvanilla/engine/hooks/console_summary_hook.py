@@ -59,7 +59,8 @@ class ConsoleSummaryHook(Hook):
         self._stdout = stdout_to_log(runner.logger)
         self._stdout.__enter__()
 
-    def _release(self) -> None:
+    def release_console(self) -> None:
+        """End the capture of what third-party code prints (idempotent)."""
         if self._stdout is not None:
             self._stdout.__exit__(None, None, None)
             self._stdout = None
@@ -68,14 +69,14 @@ class ConsoleSummaryHook(Hook):
         self._capture(runner)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
-        self._release()
+        self.release_console()
         self._print(f'  val after epoch {runner.epoch}: {format_metrics(metrics)}')
 
     def before_test_epoch(self, runner) -> None:
         self._capture(runner)
 
     def after_test_epoch(self, runner, metrics=None) -> None:
-        self._release()
+        self.release_console()
         self._print(f'test: {format_metrics(metrics)}')
 
     @staticmethod

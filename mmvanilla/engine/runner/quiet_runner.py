@@ -25,6 +25,32 @@ class QuietRunner(Runner):
         with stdout_to_log(self.logger):
             return super().build_evaluator(evaluator)
 
+    def train(self):
+        try:
+            return super().train()
+        finally:
+            self._release_console()
+
+    def val(self):
+        try:
+            return super().val()
+        finally:
+            self._release_console()
+
+    def test(self):
+        try:
+            return super().test()
+        finally:
+            self._release_console()
+
+    def _release_console(self) -> None:
+        """A run that raised mid-evaluation leaves the summary hook's console
+        capture open; close it (else its text and a second traceback follow)."""
+        for hook in self.hooks:
+            release = getattr(hook, 'release_console', None)
+            if release is not None:
+                release()
+
     def build_logger(self, log_level='INFO', log_file=None, **kwargs) -> MMLogger:
         logger = super().build_logger(log_level, log_file, **kwargs)
         quiet_handlers(logger)

@@ -5,7 +5,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor, nn
 
 from mmvanilla.models.backbones.vanillanet_arch import ARCH_SETTINGS, resolve_arch
-from mmvanilla.utils.checkpoint_fit import checkpoint_state_dict
+from mmvanilla.utils.checkpoint_fit import check_finite, checkpoint_state_dict
 from mmvanilla.utils.errors import CheckpointError
 
 HEAD_PREFIXES = ('cls1.', 'cls2.', 'cls.')
@@ -94,6 +94,7 @@ def load_pretrained(backbone: nn.Module, filename: str, key: Optional[str] = Non
         CheckpointLoader.load_checkpoint(filename, map_location='cpu'), key, prefix,
         source=f'checkpoint {filename!r}')
     check_compatible(backbone, state, source=f'checkpoint {filename!r}')
+    check_finite(state, f'checkpoint {filename!r}')
     try:
         missing, unexpected = backbone.load_state_dict(state, strict=False)
     except RuntimeError as e:  # shapes: e.g. in_channels differ

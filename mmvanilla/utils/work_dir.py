@@ -1,0 +1,39 @@
+"""One training per work dir: a run holds its work dir while it runs."""
+import contextlib
+import fcntl
+import os
+import os.path as osp
+from typing import Iterator
+
+from mmvanilla.utils.errors import ConfigError
+
+LOCK_NAME = '.mmvanilla-train.lock'
+
+
+@contextlib.contextmanager
+def hold_work_dir(work_dir: str) -> Iterator[None]:
+    """Hold ``work_dir`` for this process (an exclusive ``flock`` on a file in
+    it, released when the block ends or the process dies); a second training
+    into the same folder is refused instead of mixing configs and checkpoints.
+    Only the first process of a distributed run (rank 0) holds it."""
+    if int(os.environ.get('RANK', '0') or 0) != 0:
+        yield
+        return
+    path = osp.join(work_dir, LOCK_NAME)
+    with open(path, 'a+') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            owner = lock.read().strip() or 'another process'
+            raise ConfigError(
+                f'work dir {work_dir!r} is in use by another training ({owner}): wait for '
+                f'it to end, or give this run its own --work-dir') from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f'pid {os.getpid()}')
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
