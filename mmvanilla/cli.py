@@ -71,27 +71,48 @@ def translate(error: BaseException) -> Optional[MMVanillaError]:
     origin = _third_party_origin(error)
     if origin is None:
         return None
-    lines = [line.strip() for line in user_message(error).splitlines() if line.strip()]
-    detail = lines[-1] if lines else '(no message)'
     built = re.findall(r'class `(\w+)`', str(error))
     while_building = f' while building {built[-1]}' if built else ''
-    return ThirdPartyError(f'{origin} raised {type(error).__name__}{while_building}: {detail} '
+    return ThirdPartyError(f'{origin} raised{while_building} {describe(error)} '
                            f'(usually a config value or an input it cannot use)')
 
 
+def describe(error: BaseException) -> str:
+    """``Type: last line of its message``; for a bare ``assert`` (no message),
+    the failing line of code instead."""
+    lines = [line.strip() for line in user_message(error).splitlines() if line.strip()]
+    if lines:
+        return f'{type(error).__name__}: {lines[-1]}'
+    frames = traceback.extract_tb(error.__traceback__)
+    if frames:
+        last = frames[-1]
+        return (f'{type(error).__name__} at {osp.basename(last.filename)}:{last.lineno}: '
+                f'{last.line}')
+    return type(error).__name__
+
+
 def _third_party_origin(error: BaseException) -> Optional[str]:
-    """The top-level package of the code that raised ``error``, or None where
-    that is mmvanilla's own code (a bug) or unknown."""
+    """The library that ``error`` came from: the top-level package of the
+    first frame after the last one in mmvanilla's own code (the call that
+    handed it what it failed on); None where the innermost frame is
+    mmvanilla's own (a bug) or the traceback is unknown."""
+    frames = []
     tb = error.__traceback__
-    if tb is None:
-        return None
-    while tb.tb_next is not None:
+    while tb is not None:
+        frames.append(tb.tb_frame)
         tb = tb.tb_next
-    filename = osp.abspath(tb.tb_frame.f_code.co_filename)
-    if filename.startswith(_PACKAGE_DIR + os.sep):
+    if not frames:
         return None
-    module = tb.tb_frame.f_globals.get('__name__') or ''
+    ours = [i for i, frame in enumerate(frames) if _is_ours(frame)]
+    if ours and ours[-1] == len(frames) - 1:
+        return None
+    frame = frames[ours[-1] + 1] if ours else frames[-1]
+    module = frame.f_globals.get('__name__') or ''
     return module.split('.')[0] or None
+
+
+def _is_ours(frame) -> bool:
+    return osp.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep)
 
 
 def _keep_traceback(error: BaseException, verbose: bool) -> str:

@@ -55,7 +55,7 @@ def test_a_third_party_failure_is_one_line_with_its_traceback_kept(tmp_path):
     proc = run_probe(tmp_path, 'third-party')
     assert proc.returncode == 2 and 'Traceback' not in proc.stderr
     (line,) = proc.stderr.splitlines()
-    assert line.startswith('error: json raised JSONDecodeError: Expecting value')
+    assert line.startswith('error: probe_tool raised JSONDecodeError: Expecting value')
     log = line.split('traceback in ')[1]
     assert 'json.loads' in open(log).read()
 

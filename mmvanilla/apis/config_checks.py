@@ -413,13 +413,81 @@ def check_model_runs(cfg: Config) -> None:
     except MMVanillaError:
         raise
     except Exception as e:  # noqa: BLE001 - any failure is the config's
-        from mmvanilla.cli import user_message
-        lines = [line.strip() for line in user_message(e).splitlines() if line.strip()]
+        from mmvanilla.cli import describe
         where = f' (in model.{running[-1]})' if running else ''
         raise ConfigError(
-            f'the model of this config cannot be {stage}{where}: {type(e).__name__}: '
-            f'{lines[-1] if lines else e}; check the values under model (channels of '
-            f'backbone, neck and heads, num_classes, sizes)') from None
+            f'the model of this config cannot be {stage}{where}: {describe(e)}; check the '
+            f'values under model (channels of backbone, neck and heads, num_classes, '
+            f'sizes)') from None
+
+
+def _registered_sections(cfg: Config, splits: List[str]):
+    """(path, config of one object, registry) for what the Runner builds
+    besides the model."""
+    from mmdet import registry as r
+    optim_wrapper = cfg.get('optim_wrapper') or {}
+    yield 'optim_wrapper', optim_wrapper, r.OPTIM_WRAPPERS
+    yield 'optim_wrapper.optimizer', optim_wrapper.get('optimizer'), r.OPTIMIZERS
+    constructor = optim_wrapper.get('constructor')
+    if isinstance(constructor, str):
+        yield 'optim_wrapper.constructor', dict(type=constructor), r.OPTIM_WRAPPER_CONSTRUCTORS
+    schedulers = cfg.get('param_scheduler') or []
+    for i, scheduler in enumerate(schedulers if isinstance(schedulers, list) else [schedulers]):
+        yield f'param_scheduler.{i}', scheduler, r.PARAM_SCHEDULERS
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        yield f'custom_hooks.{i}', hook, r.HOOKS
+    for name, hook in (cfg.get('default_hooks') or {}).items():
+        yield f'default_hooks.{name}', hook, r.HOOKS
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader') or {}
+        for _, _, dataset in _dataset_files(loader.get('dataset') or {}):
+            yield f'{split}_dataloader.dataset', dataset, r.DATASETS
+            for i, step in enumerate(dataset.get('pipeline') or []):
+                yield f'{split}_dataloader.dataset.pipeline.{i}', step, r.TRANSFORMS
+        evaluator = cfg.get(f'{split}_evaluator')
+        for i, metric in enumerate(evaluator if isinstance(evaluator, list) else [evaluator]):
+            yield f'{split}_evaluator' + (f'.{i}' if isinstance(evaluator, list) else ''), \
+                metric, r.METRICS
+
+
+def check_registered_types(cfg: Config, splits: List[str]) -> None:
+    """Every ``type`` the Runner will build names a registered class (mmengine
+    would fail late, e.g. 'hook should be an instance of Hook or dict')."""
+    for path, node, registry in _registered_sections(cfg, splits):
+        kind = node.get('type') if isinstance(node, dict) else None
+        if isinstance(kind, str) and registry.get(kind) is None:
+            raise ConfigError(
+                f'{path}.type {kind!r} is not a registered {registry.name}: check its '
+                f'spelling, or import the module that registers it (custom_imports)')
+
+
+def check_model_arguments(node, path: str = 'model') -> None:
+    """Each value under ``model`` has the kind the argument it goes to takes,
+    where the class's signature annotates it plainly: a bool for ``bool``
+    (``'no'`` would be true), a number for ``int`` or ``float``."""
+    import inspect
+
+    from mmdet.registry import MODELS, TASK_UTILS
+    if isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            check_model_arguments(item, f'{path}.{i}')
+        return
+    if not isinstance(node, dict):
+        return
+    kind = node.get('type')
+    cls = (MODELS.get(kind) or TASK_UTILS.get(kind)) if isinstance(kind, str) else None
+    try:
+        params = inspect.signature(cls).parameters if inspect.isclass(cls) else {}
+    except (TypeError, ValueError):
+        params = {}
+    for key, value in node.items():
+        annotation = params[key].annotation if key in params else None
+        annotation = getattr(annotation, '__name__', annotation)  # bool or 'bool'
+        if annotation == 'bool' and value is not None and not isinstance(value, bool):
+            raise ConfigError(f'{path}.{key} must be True or False, got {value!r}')
+        if annotation in ('int', 'float') and isinstance(value, (str, bool)):
+            raise ConfigError(f'{path}.{key} must be a number, got {value!r}')
+        check_model_arguments(value, f'{path}.{key}')
 
 
 def check_config(cfg: Config, splits: Optional[List[str]] = None,
@@ -432,5 +500,7 @@ def check_config(cfg: Config, splits: Optional[List[str]] = None,
     check_pipelines(cfg, splits)
     check_heads_against_dataset(cfg, splits)
     check_model_runs(cfg)
+    check_model_arguments(cfg.model)
+    check_registered_types(cfg, splits)
     check_datasets(cfg, splits)
     check_checkpoints(cfg, pretrained)
