@@ -68,6 +68,13 @@ def test_user_error_is_one_line_and_status_2(capsys):
     assert err == 'error: out_indices wrong: fix it\n'
 
 
+def test_ctrl_c_is_one_line_and_status_130(capsys):
+    def main(argv):
+        raise KeyboardInterrupt
+    assert call(main, []) == 130
+    assert capsys.readouterr().err.startswith('error: interrupted: checkpoints and outputs')
+
+
 def test_light_modules_import_without_torch_or_mmdet():
     code = ('import sys, mmvanilla, mmvanilla.cli, mmvanilla.runtime, mmvanilla.utils.errors, '
             'mmvanilla.utils.cpu, mmvanilla.utils.paths\n'

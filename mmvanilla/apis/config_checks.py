@@ -123,6 +123,14 @@ def check_coco_schema(data: dict, path: str, training: bool = False,
         images[image['id']] = image
     category_names = {c.get('id'): c.get('name') for c in data['categories']
                       if isinstance(c, dict)}
+    if classes is not None and not set(classes) & set(category_names.values()):
+        names = list(category_names.values())
+        raise DatasetError(
+            f'annotation file {path!r}: none of the dataset\'s {len(classes)} classes '
+            f'({", ".join(map(str, list(classes)[:4]))}{", ..." if len(classes) > 4 else ""}) '
+            f'is one of its categories ({", ".join(map(str, names[:6]))}), so mmdet would '
+            f'find no image: set the dataloaders\' dataset.metainfo.classes='
+            f'({",".join(map(str, names))})')
     dropped = dict(crowd=0, tiny=0, outside=0, other_class=0)
     kept_images = set()
     for ann in data['annotations']:
@@ -207,15 +215,6 @@ def check_annotation_file(path: str, img_dir: Optional[str] = None,
             f'annotation file {path!r} lists no images: a COCO instances file '
             f'needs "images", "annotations" and "categories"')
     check_coco_schema(data, path, training, classes, min_size)
-    if classes is not None:
-        names = [c.get('name') for c in data['categories'] if isinstance(c, dict)]
-        if not set(classes) & set(names):
-            raise DatasetError(
-                f'annotation file {path!r}: none of the dataset\'s {len(classes)} classes '
-                f'({", ".join(map(str, list(classes)[:4]))}{", ..." if len(classes) > 4 else ""}) '
-                f'is one of its categories ({", ".join(map(str, names[:6]))}), so mmdet would '
-                f'find no image: set the dataloaders\' dataset.metainfo.classes='
-                f'({",".join(map(str, names))})')
     if img_dir is not None and osp.isdir(img_dir):
         missing = [im.get('file_name') for im in data['images']
                    if not osp.isfile(osp.join(img_dir, str(im.get('file_name'))))]

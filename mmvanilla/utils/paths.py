@@ -62,7 +62,12 @@ def atomic_output(path: str) -> Iterator[str]:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix='-' + name)
     os.close(fd)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as e:  # a refused write names the output, not its temporary
+            if e.filename is None or str(e.filename) == tmp:
+                e.filename = path
+            raise
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # as open() would (mkstemp makes 0600)
