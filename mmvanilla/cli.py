@@ -18,7 +18,7 @@ from typing import Callable, List, Optional
 
 from mmvanilla import runtime
 from mmvanilla.utils.errors import (ConfigError, DatasetError, MMVanillaError, OutputError,
-                                    ThirdPartyError)
+                                    ThirdPartyError, describe, user_message)
 
 #: Exit status of a user error (argparse's own, for bad arguments).
 USER_ERROR = 2
@@ -33,15 +33,8 @@ _WRITE_FAILURES = {
                  'write elsewhere',
     errno.EROFS: 'the file system is read-only: write to another folder',
 }
-# mmengine's registry re-raises build errors as "class `X` in path.py: <msg>".
-_REGISTRY_PREFIX = re.compile(r'^(class `\w+` in [^:]+: )+')
 # mmcv's LoadImageFromFile, also when re-raised from a DataLoader worker.
 _UNREADABLE_IMAGE = re.compile(r'failed to load image: (\S+)')
-
-
-def user_message(error: BaseException) -> str:
-    """The error's message without mmengine's registry prefixes."""
-    return _REGISTRY_PREFIX.sub('', str(error))
 
 
 def translate(error: BaseException) -> Optional[MMVanillaError]:
@@ -77,38 +70,21 @@ def translate(error: BaseException) -> Optional[MMVanillaError]:
                            f'(usually a config value or an input it cannot use)')
 
 
-def describe(error: BaseException) -> str:
-    """``Type: last line of its message``; for a bare ``assert`` (no message),
-    the failing line of code instead."""
-    lines = [line.strip() for line in user_message(error).splitlines() if line.strip()]
-    if lines:
-        return f'{type(error).__name__}: {lines[-1]}'
-    frames = traceback.extract_tb(error.__traceback__)
-    if frames:
-        last = frames[-1]
-        return (f'{type(error).__name__} at {osp.basename(last.filename)}:{last.lineno}: '
-                f'{last.line}')
-    return type(error).__name__
-
-
 def _third_party_origin(error: BaseException) -> Optional[str]:
     """The library that ``error`` came from: the top-level package of the
     first frame after the last one in mmvanilla's own code (the call that
-    handed it what it failed on); None where the innermost frame is
-    mmvanilla's own (a bug) or the traceback is unknown."""
+    handed it what it failed on), Python's standard library not counted;
+    None where there is none (mmvanilla's own code failed, directly or in
+    the standard library: a bug) or the traceback is unknown."""
     frames = []
     tb = error.__traceback__
     while tb is not None:
         frames.append(tb.tb_frame)
         tb = tb.tb_next
-    if not frames:
-        return None
     ours = [i for i, frame in enumerate(frames) if _is_ours(frame)]
-    if ours and ours[-1] == len(frames) - 1:
-        return None
-    frame = frames[ours[-1] + 1] if ours else frames[-1]
-    module = frame.f_globals.get('__name__') or ''
-    return module.split('.')[0] or None
+    after = frames[ours[-1] + 1:] if ours else frames
+    packages = [(frame.f_globals.get('__name__') or '').split('.')[0] for frame in after]
+    return next((p for p in packages if p and p not in sys.stdlib_module_names), None)
 
 
 def _is_ours(frame) -> bool:

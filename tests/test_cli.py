@@ -1,4 +1,5 @@
 """The tools' entry point: one process set-up, one error line, light imports."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,9 @@ def main(argv):
     if argv == ['bug']:  # a bug of mmvanilla's own: a traceback
         from mmvanilla.utils.paths import check_outputs
         check_outputs(None)
+    if argv == ['bug-in-stdlib']:  # mmvanilla's own code failing inside the stdlib
+        from mmvanilla.utils.paths import atomic_output
+        atomic_output(None).__enter__()
     if argv == ['third-party']:  # what a library fails on: one line
         import json
         json.loads('{"unclosed": ')
@@ -49,6 +53,8 @@ def test_a_bug_is_a_traceback_not_a_user_error(tmp_path):
     proc = run_probe(tmp_path, 'bug')
     assert proc.returncode == 1 and 'Traceback' in proc.stderr
     assert "AttributeError: 'NoneType'" in proc.stderr
+    proc = run_probe(tmp_path, 'bug-in-stdlib')
+    assert proc.returncode == 1 and 'Traceback' in proc.stderr and 'TypeError' in proc.stderr
 
 
 def test_a_third_party_failure_is_one_line_with_its_traceback_kept(tmp_path):
@@ -84,11 +90,17 @@ def test_light_modules_import_without_torch_or_mmdet():
 
 
 def test_importing_a_tool_module_runs_nothing(tmp_path):
-    """tools/<name>.py does nothing on import; mmvanilla.tools.<name> only imports."""
-    code = ('import runpy, sys; sys.argv = ["x", "--help"]\n'
+    """tools/<name>.py does nothing on import (no re-execution, no warning
+    filter); mmvanilla.tools.<name> only imports, whatever the tool."""
+    tools = sorted(p.stem for p in (REPO / 'mmvanilla' / 'tools').glob('[a-z]*.py'))
+    code = ('import os, runpy, sys, warnings; sys.argv = ["x", "--help"]\n'
             f"runpy.run_path({str(REPO / 'tools' / 'train.py')!r}, run_name='not_main')\n"
-            "import mmvanilla.tools.train, mmvanilla.tools.test\n"
-            "print('imported')")
+            f'for tool in {tools!r}:\n'
+            "    __import__('mmvanilla.tools.' + tool)\n"
+            "ours = [f for f in warnings.filters if f[1] and 'pkg_resources' in f[1].pattern]\n"
+            "print(os.environ.get('MALLOC_MMAP_MAX_'), ours == [])")
+    env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                          cwd=tmp_path)
-    assert proc.returncode == 0 and proc.stdout.strip() == 'imported', proc.stderr[-2000:]
+                          cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ['None', 'True'], proc.stdout

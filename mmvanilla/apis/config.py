@@ -28,6 +28,7 @@ class CfgOptionsAction(DictAction):
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """mmdet's --work-dir, --cfg-options, --launcher and --local_rank."""
+    parser.allow_abbrev = False  # mmvanilla.cli reads --verbose spelled out
     parser.add_argument('--work-dir', help='the dir to save logs, models and metrics')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
@@ -47,7 +48,9 @@ def add_verbose_arg(parser: argparse.ArgumentParser) -> None:
 def model_tool_parser(doc: str, **kwargs) -> argparse.ArgumentParser:
     """The parser of a tool that builds a model from a config: ``doc`` as its
     help, with ``--cfg-options`` and ``--verbose``."""
-    parser = argparse.ArgumentParser(description=doc, **kwargs,
+    # allow_abbrev=False: mmvanilla.cli reads --verbose and --no-tuned-runtime
+    # spelled out, before parsing
+    parser = argparse.ArgumentParser(description=doc, allow_abbrev=False, **kwargs,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')

@@ -11,7 +11,8 @@ from typing import Iterable, List, Optional, Sequence
 from mmengine.config import Config
 
 from mmvanilla.models.backbones.vanillanet_arch import out_channels
-from mmvanilla.utils.errors import CheckpointError, ConfigError, DatasetError, MMVanillaError
+from mmvanilla.utils.errors import (CheckpointError, ConfigError, DatasetError, MMVanillaError,
+                                    describe)
 
 DEMO_HINT = ('To try mmvanilla without COCO, run the demo on the generated '
              'shapes dataset: bash tools/demo.sh')
@@ -412,7 +413,8 @@ def check_model_runs(cfg: Config) -> None:
     except MMVanillaError:
         raise
     except Exception as e:  # noqa: BLE001 - any failure is the config's
-        from mmvanilla.cli import describe
+        if isinstance(e, NotImplementedError) or 'meta' in str(e).lower():
+            return  # a model that needs real data to be built (e.g. .item() in Swin)
         where = f' (in model.{running[-1]})' if running else ''
         raise ConfigError(
             f'the model of this config cannot be {stage}{where}: {describe(e)}; check the '

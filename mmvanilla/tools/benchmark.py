@@ -39,8 +39,7 @@ from mmvanilla.utils.paths import atomic_output, check_outputs, writable_file
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    # allow_abbrev=False: mmvanilla.cli reads --no-tuned-runtime spelled out
-    parser = model_tool_parser(__doc__, allow_abbrev=False)
+    parser = model_tool_parser(__doc__)
     parser.add_argument('config')
     parser.add_argument('--checkpoint', help='trained weights (default: initialized)')
     mode = parser.add_mutually_exclusive_group()
@@ -144,12 +143,11 @@ def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str,
 def plot_latency(results: Dict[str, dict], title: str, path: str) -> None:
     """Stacked bars, one per form: backbone, head forward, post-processing and
     the rest of ``test_step`` (pre-processing, neck), medians in ms."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # (no pyplot: no global backend)
     parts = (('backbone', 'backbone_ms_median'), ('head forward', 'head_forward_ms_median'),
              ('post-processing', 'postprocess_ms_median'))
-    fig, ax = plt.subplots(figsize=(6.4, 1.6 + 0.7 * len(results)), dpi=100)
+    fig = Figure(figsize=(6.4, 1.6 + 0.7 * len(results)), dpi=100)
+    ax = fig.subplots()
     for row, (mode, r) in enumerate(results.items()):
         left = 0.0
         for (label, key), color in zip(parts, ('tab:blue', 'tab:orange', 'tab:green')):
@@ -168,7 +166,6 @@ def plot_latency(results: Dict[str, dict], title: str, path: str) -> None:
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format='png')
-    plt.close(fig)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -15,14 +15,12 @@ import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional
 
-import matplotlib
+import matplotlib.image
+from matplotlib import patches
+from matplotlib.figure import Figure  # (no pyplot: no global backend, files only)
 
-matplotlib.use('Agg')  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import patches  # noqa: E402
-
-from mmvanilla.utils.errors import ConfigError  # noqa: E402
-from mmvanilla.utils.paths import atomic_output, writable_dir  # noqa: E402
+from mmvanilla.utils.errors import ConfigError
+from mmvanilla.utils.paths import atomic_output, writable_dir
 
 COLORS = ('tab:red', 'tab:green', 'tab:blue', 'tab:orange', 'tab:purple', 'tab:cyan')
 
@@ -63,7 +61,8 @@ def print_table(epochs: List[Dict[str, float]]) -> None:
 
 
 def plot_curves(epochs: List[Dict[str, float]], path: str) -> None:
-    fig, ax_loss = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    ax_loss = fig.subplots()
     ax_loss.plot([e['epoch'] for e in epochs], [e['loss'] for e in epochs], color='tab:gray',
                  label='training loss')
     ax_loss.set_xlabel('epoch')
@@ -81,7 +80,6 @@ def plot_curves(epochs: List[Dict[str, float]], path: str) -> None:
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format='png')
-    plt.close(fig)
 
 
 def read_detections(results_file: str, ann_file: str, img_dir: str, count: int = 8):
@@ -111,12 +109,13 @@ def read_detections(results_file: str, ann_file: str, img_dir: str, count: int =
 def plot_detections(images, names, path: str, score_thr: float) -> None:
     cols = 4
     rows = (len(images) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.9 * rows), dpi=100,
-                             squeeze=False, gridspec_kw=dict(hspace=0.12, wspace=0.05))
+    fig = Figure(figsize=(3.2 * cols, 2.9 * rows), dpi=100)
+    axes = fig.subplots(rows, cols, squeeze=False,
+                        gridspec_kw=dict(hspace=0.12, wspace=0.05))
     for ax in axes.flat:
         ax.axis('off')
     for ax, (image, detections) in zip(axes.flat, images):
-        ax.imshow(plt.imread(image))
+        ax.imshow(matplotlib.image.imread(image))
         for det in sorted(detections, key=lambda d: d['score']):  # best drawn last
             if det['score'] < score_thr:
                 continue
@@ -130,7 +129,6 @@ def plot_detections(images, names, path: str, score_thr: float) -> None:
     fig.suptitle(f'Fused model on val images (scores >= {score_thr})')
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format='png', bbox_inches='tight')
-    plt.close(fig)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -14,6 +14,7 @@ them through F.conv2d inside an nn.ReLU subclass, which counters that hook
 nn.Conv2d modules (mmcv's) do not see; without them the VN-13 totals match the
 paper's table (see docs/benchmarks.md).
 """
+import contextlib
 import json
 import os
 from typing import List, Optional
@@ -24,6 +25,20 @@ from torch.utils.flop_counter import FlopCounterMode
 from mmvanilla.apis.config import model_tool_parser
 from mmvanilla.apis.detector import build_detector, fused_copy, raw_outputs
 from mmvanilla.utils.paths import atomic_output, check_outputs, writable_file
+
+
+@contextlib.contextmanager
+def without_onednn_plan():
+    """``MMVANILLA_ONEDNN=0`` for the block only: the counter sees nn.Conv2d."""
+    saved = os.environ.get('MMVANILLA_ONEDNN')
+    os.environ['MMVANILLA_ONEDNN'] = '0'
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ['MMVANILLA_ONEDNN']
+        else:
+            os.environ['MMVANILLA_ONEDNN'] = saved
 
 
 def gmacs(fn) -> float:
@@ -67,10 +82,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.out:
         check_outputs({'--out': args.out}, [args.config])
         writable_file(args.out, '--out')
-    os.environ['MMVANILLA_ONEDNN'] = '0'  # count on the nn.Conv2d path
     model, _, _ = build_detector(args.config, cfg_options=args.cfg_options)
-    unfused = count(model, args.shape)
-    fused = count(fused_copy(model), args.shape)
+    with without_onednn_plan():  # count on the nn.Conv2d path
+        unfused = count(model, args.shape)
+        fused = count(fused_copy(model), args.shape)
     result = dict(config=args.config, input=[1, 3, *args.shape],
                   convention='MACs (multiply-accumulates) of convs and matmuls',
                   fused=fused, unfused=unfused)

@@ -54,9 +54,11 @@ def build_cfg(args: argparse.Namespace, cfg: Config) -> Config:
     if args.resume == 'auto':
         # The newest checkpoint that loads: a crash while saving cannot make
         # the run restart from a truncated file.
-        latest = latest_complete_checkpoint(cfg.work_dir)  # the work dir exists by now
+        saver = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+        checkpoint_dir = saver.get('out_dir') if isinstance(saver, dict) else None
+        latest = latest_complete_checkpoint(cfg.work_dir, checkpoint_dir)
         if latest is None:
-            corrupt = resume_candidates(cfg.work_dir)
+            corrupt = resume_candidates(cfg.work_dir, checkpoint_dir)
             if corrupt:
                 raise CheckpointError(
                     f'--resume: every checkpoint in {cfg.work_dir} is truncated or corrupt '

@@ -79,17 +79,23 @@ def remove_stale_temporaries(work_dir: str) -> List[str]:
     return stale
 
 
-def resume_candidates(work_dir: str) -> List[str]:
+def _inside(path: str, folder: str) -> bool:
+    return osp.realpath(path).startswith(osp.realpath(folder) + os.sep)
+
+
+def resume_candidates(work_dir: str, checkpoint_dir: Optional[str] = None) -> List[str]:
     """The checkpoints ``--resume`` may start from, newest first: the one named
-    in ``last_checkpoint`` (if it is in ``work_dir``), then ``epoch_*.pth`` and
-    ``iter_*.pth`` by number."""
+    in ``last_checkpoint`` (if it is in ``work_dir``, or in ``checkpoint_dir``,
+    the checkpoint hook's ``out_dir``), then ``epoch_*.pth`` and ``iter_*.pth``
+    by number."""
     candidates = []
     marker = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(marker):
         with open(marker) as f:
             named = f.read().strip()
-        inside = osp.realpath(osp.dirname(named)) == osp.realpath(work_dir) if named else False
-        if named and inside:
+        inside = bool(named) and (_inside(named, work_dir) or bool(
+            checkpoint_dir and _inside(named, checkpoint_dir)))
+        if inside:
             candidates.append(named)
         elif named:  # a work dir copied elsewhere still names the original's files
             print_log(f'last_checkpoint names {named}, outside {work_dir}: resuming from '
@@ -109,6 +115,7 @@ def resume_candidates(work_dir: str) -> List[str]:
     return unique
 
 
-def latest_complete_checkpoint(work_dir: str) -> Optional[str]:
+def latest_complete_checkpoint(work_dir: str,
+                               checkpoint_dir: Optional[str] = None) -> Optional[str]:
     """The newest of :func:`resume_candidates` that loads, or None."""
-    return next((p for p in resume_candidates(work_dir) if _complete(p)), None)
+    return next((p for p in resume_candidates(work_dir, checkpoint_dir) if _complete(p)), None)

@@ -8,6 +8,18 @@ from typing import Iterator
 from mmvanilla.utils.errors import ConfigError
 
 LOCK_NAME = '.mmvanilla-train.lock'
+#: Where each launcher says which process this is, before mmengine's init_dist
+#: (torchrun, Slurm's srun, Open MPI, MPICH / Intel MPI).
+RANK_VARIABLES = ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK')
+
+
+def launcher_rank() -> int:
+    """This process's rank as its launcher set it (0 when run alone)."""
+    for name in RANK_VARIABLES:
+        value = os.environ.get(name, '')
+        if value.strip().isdigit():
+            return int(value)
+    return 0
 
 
 @contextlib.contextmanager
@@ -16,7 +28,7 @@ def hold_work_dir(work_dir: str) -> Iterator[None]:
     it, released when the block ends or the process dies); a second training
     into the same folder is refused instead of mixing configs and checkpoints.
     Only the first process of a distributed run (rank 0) holds it."""
-    if int(os.environ.get('RANK', '0') or 0) != 0:
+    if launcher_rank() != 0:
         yield
         return
     path = osp.join(work_dir, LOCK_NAME)

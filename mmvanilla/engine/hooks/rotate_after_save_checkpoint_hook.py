@@ -17,16 +17,20 @@ class RotateAfterSaveCheckpointHook(CheckpointHook):
     """
 
     def _save_checkpoint_with_step(self, runner, step, meta):
-        keep, self.max_keep_ckpts = self.max_keep_ckpts, -1  # upstream: no removal
+        keep = self.max_keep_ckpts
+        kept = deque(runner.message_hub.get_info('keep_ckpt_ids', []) or [])
+        if keep > 0 and (not kept or kept[-1] != step):
+            kept.append(step)
+            # recorded before the save, as upstream does: the checkpoint holds
+            # its own step, so a run resumed from it rotates it out in turn
+            runner.message_hub.update_info('keep_ckpt_ids', list(kept))
+        self.max_keep_ckpts = -1  # upstream's removal before the save: off
         try:
             super()._save_checkpoint_with_step(runner, step, meta)
         finally:
             self.max_keep_ckpts = keep
         if keep <= 0:
             return
-        kept = deque(runner.message_hub.get_info('keep_ckpt_ids', []) or [])
-        if not kept or kept[-1] != step:
-            kept.append(step)
         while len(kept) > keep:
             old = kept.popleft()
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
