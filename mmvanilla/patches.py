@@ -34,9 +34,11 @@ def apply() -> None:
     from mmvanilla.utils.checkpoint_files import AtomicLocalBackend
     from mmvanilla.utils.safe_checkpoint import safe_load, safe_load_url
 
+    def load_from_local(filename, map_location):  # (mmengine logs 'by local backend')
+        return safe_load(filename, map_location)
+
     mmengine_checkpoint.CheckpointLoader.register_scheme(
-        prefixes='', loader=lambda filename, map_location: safe_load(filename, map_location),
-        force=True)
+        prefixes='', loader=load_from_local, force=True)
     mmengine_checkpoint.load_url = safe_load_url
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
     _applied = True
