@@ -18,6 +18,10 @@ model = dict(
         out_indices=(0, 1, 6, 8),  # strides 4, 8, 16, 32
         norm_cfg=dict(type='BN', eps=1e-6, requires_grad=True),
         norm_eval=True,
+        # True: recompute each block in the backward pass instead of keeping its
+        # activations (gradient checkpointing, as mmdet's backbones): less
+        # training memory for about one more forward pass of the backbone.
+        with_cp=False,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(in_channels=[512, 1024, 2048, 4096]))
 

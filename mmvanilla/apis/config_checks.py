@@ -338,14 +338,19 @@ def _leaves(node, path: str):
 
 
 def check_numbers(cfg: Config) -> None:
-    """Every number of the config is finite, and no bool is written as a
-    string (``'False'`` is true to Python): whatever key it is under."""
+    """Every number of the config is finite, no bool is written as a string
+    (``'False'`` is true to Python) and no ``dict(...)`` is left as text (what
+    ``--cfg-options`` makes of one): whatever key it is under."""
     for path, value in _leaves(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg, ''):
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f'{path} is {value}: every number in a config must be finite')
         if isinstance(value, str) and value.strip().lower() in ('true', 'false'):
             raise ConfigError(f'{path} is the string {value!r}, which Python reads as true: '
                               f'write {path}={value.strip().capitalize()} without quotes')
+        if isinstance(value, str) and value.replace(' ', '').startswith('dict('):
+            raise ConfigError(f'{path} is the text {value!r}, not a dict: --cfg-options does '
+                              f'not parse dict(...); set its keys one by one, '
+                              f'KEY.SUBKEY=VALUE, or put it in a config file')
 
 
 def check_pipelines(cfg: Config, splits: List[str]) -> None:

@@ -65,6 +65,16 @@ def test_config_values_nobody_listed(shapes_root, tmp_path, option, fragments):
     one_line_error(train(shapes_root, tmp_path, option), *fragments)
 
 
+def test_a_dict_written_in_cfg_options(shapes_root, tmp_path):
+    """mmengine's DictAction keeps dict(...) as text, or, with a comma in it,
+    recurses without end."""
+    one_line_error(train(shapes_root, tmp_path, "custom_hooks=[dict(type='DeepTrainingHook')]"),
+                   "custom_hooks.0 is the text \"dict(type='DeepTrainingHook')\", not a dict")
+    one_line_error(train(shapes_root, tmp_path,
+                         "custom_hooks=[dict(type='DeepTrainingHook',epochs=2)]"),
+                   'cannot be parsed (no dict(...) values: set their keys one by one')
+
+
 def test_a_third_party_failure_keeps_its_traceback_in_the_log(shapes_root, tmp_path):
     line = one_line_error(train(shapes_root, tmp_path, 'optim_wrapper.optimizer.weight_decay=-1'))
     log = line.split('traceback in ')[1]

@@ -87,3 +87,15 @@ def test_missing_imagenet_checkpoint_says_how_to_get_it(shapes_root, tmp_path):
     assert proc.returncode == 2 and 'Traceback' not in proc.stderr
     assert "backbone checkpoint 'checkpoints/vanillanet_11.pth' not found" in proc.stderr
     assert 'init_cfg.checkpoint=None' in proc.stderr
+
+
+def test_with_cp_trains_through_the_tools(shapes_root, tmp_path):
+    """Gradient checkpointing (as a config would set it), with deep training on."""
+    config = tmp_path / 'with_cp.py'
+    config.write_text(f"_base_ = '{CONFIGS / 'retinanet_vanillanet11.py'}'\n"
+                      "model = dict(backbone=dict(with_cp=True))\n"
+                      "custom_hooks = [dict(type='DeepTrainingHook', epochs=2)]\n")
+    proc = call_tool('train.py', config, '--work-dir', tmp_path / 'w', '--cfg-options',
+                     *tiny_detector_options(shapes_root, 'retinanet'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / 'w' / 'epoch_1.pth').is_file()

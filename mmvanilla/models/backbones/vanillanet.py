@@ -3,6 +3,7 @@ import logging
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.utils.checkpoint
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
@@ -56,6 +57,11 @@ class VanillaNet(BaseModule):
             two convs of each block: 1 (linear, fusable) for fine-tuning; the
             :class:`DeepTrainingHook` anneals it from 0 to 1.
         deploy: Build the fused (reparameterized) form.
+        with_cp: Gradient checkpointing, as mmdet's backbones have it: each
+            block's activations are recomputed in the backward pass instead of
+            kept, for less training memory at the cost of a second forward of
+            each block (train-mode BN statistics are then updated twice per
+            step, as with mmdet's ``with_cp``; ``norm_eval=True`` avoids it).
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint=PATH)`` for an
             official ImageNet checkpoint (train or deploy form, weights under
             ``model``, ``model_ema`` or ``state_dict``; optional ``key`` picks
@@ -78,6 +84,7 @@ class VanillaNet(BaseModule):
                  norm_cfg: dict = dict(type='BN', eps=1e-6),
                  act_learn: float = 1.0,
                  deploy: bool = False,
+                 with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(init_cfg=init_cfg or [
             dict(type='TruncNormal', layer='Conv2d', std=0.02, bias=0.0)])
@@ -110,6 +117,7 @@ class VanillaNet(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.deploy = deploy
+        self.with_cp = with_cp
 
         ada_pool = settings['ada_pool']
         # Stem: 4x4/4 conv, BN, leaky ReLU(lambda), 1x1 conv, BN, activation;
@@ -186,7 +194,11 @@ class VanillaNet(BaseModule):
             x = self.stem2(x)
         outs = []
         for i, block in enumerate(self.stages):
-            x = block(x)
+            if self.with_cp and torch.is_grad_enabled():
+                # recomputed in the backward pass instead of kept (mmdet's with_cp)
+                x = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

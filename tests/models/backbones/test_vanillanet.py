@@ -168,3 +168,33 @@ def test_lambda_is_saved_with_the_weights():
     assert restored.act_learn == 0.375 and restored.stages[2].act_learn == 0.375
     with pytest.raises(ConfigError, match='act_learn'):
         restored.switch_to_deploy()
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(), dict(act_learn=0.3), dict(frozen_stages=2), dict(norm_eval=True)])
+def test_with_cp_gives_the_same_gradients(kwargs):
+    """Gradient checkpointing recomputes each block in the backward pass:
+    the same loss and gradients, with deep training (lambda < 1), frozen
+    stages and norm_eval alike."""
+    def grads(with_cp):
+        torch.manual_seed(0)
+        model = randomize_norms(VanillaNet(TINY_ARCH, out_indices=[1, 3, 4], with_cp=with_cp,
+                                           **kwargs))
+        model.train()
+        calls, block = [], model.stages[-1]
+        forward = block.forward
+        block.forward = lambda x: calls.append(1) or forward(x)  # (hooks skip recomputes)
+        x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+        loss = sum((out ** 2).mean() for out in model(x))
+        loss.backward()
+        assert len(calls) == (2 if with_cp else 1)  # recomputed in the backward pass
+        return loss.detach(), {n: p.grad for n, p in model.named_parameters()
+                               if p.grad is not None}
+    loss, expected = grads(False)
+    loss_cp, got = grads(True)
+    assert torch.allclose(loss_cp, loss, rtol=1e-6)
+    assert got.keys() == expected.keys() and expected
+    for name, grad in expected.items():
+        assert torch.allclose(got[name], grad, rtol=1e-5, atol=1e-7), name
+    if kwargs.get('frozen_stages'):
+        assert not any(n.startswith(('stem', 'stages.0.', 'stages.1.')) for n in got)
