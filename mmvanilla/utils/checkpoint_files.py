@@ -10,12 +10,13 @@ import glob
 import os
 import os.path as osp
 import re
-import tempfile
 import zipfile
 from typing import List, Optional, Union
 
 from mmengine.fileio import LocalBackend
 from mmengine.logging import print_log
+
+from mmvanilla.utils.paths import atomic_output
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -23,22 +24,10 @@ class AtomicLocalBackend(LocalBackend):
     temporary file into place, so readers never see a partly written file."""
 
     def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
-        directory = osp.dirname(osp.abspath(filepath))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                f.write(obj)
-                f.flush()
-                os.fsync(f.fileno())
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # as open() would (mkstemp makes 0600)
-            os.replace(tmp, filepath)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_output(str(filepath)) as tmp, open(tmp, 'wb') as f:
+            f.write(obj)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename makes it visible
 
     def put_text(self, obj: str, filepath: Union[str, os.PathLike],
                  encoding: str = 'utf-8') -> None:
