@@ -70,6 +70,15 @@ def _dataset_files(dataset: dict) -> Iterable[tuple]:
            osp.join(root, img) if img is not None else None, dataset)
 
 
+def _split_datasets(cfg: Config, splits: List[str]) -> Iterable[tuple]:
+    """(split, annotation file, image folder, dataset config) of every leaf
+    dataset of the given splits' dataloaders."""
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader') or {}
+        for ann, img_dir, dataset in _dataset_files(loader.get('dataset') or {}):
+            yield split, ann, img_dir, dataset
+
+
 #: Annotation files up to this size are parsed before the run to check their
 #: images; larger ones (COCO's train set) are left to the dataset, which
 #: parses them anyway.
@@ -229,10 +238,7 @@ def check_annotation_file(path: str, img_dir: Optional[str] = None,
 def check_datasets(cfg: Config, splits: List[str]) -> None:
     """Annotation files and image folders of the given dataloaders exist."""
     for split in splits:
-        loader = cfg.get(f'{split}_dataloader')
-        if not loader:
-            continue
-        for ann, img_dir, dataset in _dataset_files(loader['dataset']):
+        for _, ann, img_dir, dataset in _split_datasets(cfg, [split]):
             if img_dir and '://' not in img_dir and not osp.isdir(img_dir):
                 if ann and not osp.isfile(ann):
                     check_annotation_file(ann)  # names the layout and the demo
@@ -268,20 +274,18 @@ def check_heads_against_dataset(cfg: Config, splits: List[str]) -> None:
     """Every ``num_classes`` of the heads (not the RPN's) equals the number of
     classes the dataset selects (otherwise labels run past the classifier, or
     outputs are never trained)."""
-    for split in splits:
-        loader = cfg.get(f'{split}_dataloader') or {}
-        for _, _, dataset in _dataset_files(loader.get('dataset') or {}):
-            classes = dataset_classes(dataset)
-            if classes is None:
-                continue
-            for path, value in _num_classes(cfg.model):
-                if 'rpn_head' not in path and value != len(classes):
-                    raise ConfigError(
-                        f'{path}={value!r} but {split}_dataloader\'s dataset has '
-                        f'{len(classes)} classes ({", ".join(map(str, classes[:4]))}'
-                        f'{", ..." if len(classes) > 4 else ""}): set {path}={len(classes)} '
-                        f'(or metainfo.classes to the classes the model predicts)')
-            return  # the first dataset of the first split tells
+    for split, _, _, dataset in _split_datasets(cfg, splits):
+        classes = dataset_classes(dataset)
+        if classes is None:
+            continue
+        for path, value in _num_classes(cfg.model):
+            if 'rpn_head' not in path and value != len(classes):
+                raise ConfigError(
+                    f'{path}={value!r} but {split}_dataloader\'s dataset has '
+                    f'{len(classes)} classes ({", ".join(map(str, classes[:4]))}'
+                    f'{", ..." if len(classes) > 4 else ""}): set {path}={len(classes)} '
+                    f'(or metainfo.classes to the classes the model predicts)')
+        return  # the first dataset that names its classes tells
 
 
 def _is_int(value, low: int) -> bool:
@@ -321,7 +325,7 @@ def check_values(cfg: Config, splits: List[str]) -> None:
                               f'with it nothing would be trained')
     optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
     lr = optimizer.get('lr')
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
+    if lr is not None and not (_is_number(lr) and lr > 0):
         raise ConfigError(f'optim_wrapper.optimizer.lr must be a number > 0, got {lr!r}')
 
 
@@ -355,24 +359,22 @@ def check_numbers(cfg: Config) -> None:
 
 def check_pipelines(cfg: Config, splits: List[str]) -> None:
     """Resize scales and flip probabilities that OpenCV and mmcv can use."""
-    for split in splits:
-        loader = cfg.get(f'{split}_dataloader') or {}
-        for _, _, dataset in _dataset_files(loader.get('dataset') or {}):
-            for i, step in enumerate(dataset.get('pipeline') or []):
-                where = f'{split}_dataloader.dataset.pipeline.{i} ({step.get("type")})'
-                scales = step.get('scale')
-                if scales is not None:
-                    scales = scales if isinstance(scales, list) else [scales]
-                    for scale in scales:
-                        ok = (_is_number(scale) and scale > 0) or (
-                            isinstance(scale, (tuple, list)) and len(scale) == 2
-                            and all(_is_number(v) and v >= 1 for v in scale))
-                        if not ok:
-                            raise ConfigError(f'{where}: scale {scale!r} must be (width, '
-                                              f'height) in pixels, both >= 1')
-                prob = step.get('prob')
-                if prob is not None and not (_is_number(prob) and 0 <= prob <= 1):
-                    raise ConfigError(f'{where}: prob {prob!r} must be a number in [0, 1]')
+    for split, _, _, dataset in _split_datasets(cfg, splits):
+        for i, step in enumerate(dataset.get('pipeline') or []):
+            where = f'{split}_dataloader.dataset.pipeline.{i} ({step.get("type")})'
+            scales = step.get('scale')
+            if scales is not None:
+                scales = scales if isinstance(scales, list) else [scales]
+                for scale in scales:
+                    ok = (_is_number(scale) and scale > 0) or (
+                        isinstance(scale, (tuple, list)) and len(scale) == 2
+                        and all(_is_number(v) and v >= 1 for v in scale))
+                    if not ok:
+                        raise ConfigError(f'{where}: scale {scale!r} must be (width, '
+                                          f'height) in pixels, both >= 1')
+            prob = step.get('prob')
+            if prob is not None and not (_is_number(prob) and 0 <= prob <= 1):
+                raise ConfigError(f'{where}: prob {prob!r} must be a number in [0, 1]')
 
 
 def _test_input_shape(cfg: Config) -> tuple:
@@ -445,8 +447,7 @@ def _registered_sections(cfg: Config, splits: List[str]):
     for name, hook in (cfg.get('default_hooks') or {}).items():
         yield f'default_hooks.{name}', hook, r.HOOKS
     for split in splits:
-        loader = cfg.get(f'{split}_dataloader') or {}
-        for _, _, dataset in _dataset_files(loader.get('dataset') or {}):
+        for _, _, _, dataset in _split_datasets(cfg, [split]):
             yield f'{split}_dataloader.dataset', dataset, r.DATASETS
             for i, step in enumerate(dataset.get('pipeline') or []):
                 yield f'{split}_dataloader.dataset.pipeline.{i}', step, r.TRANSFORMS

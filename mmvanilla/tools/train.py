@@ -39,6 +39,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def build_cfg(args: argparse.Namespace, cfg: Config) -> Config:
     """``cfg`` (the config as loaded) with the options of this run applied."""
     remove_stale_temporaries(cfg.work_dir)  # (this run holds the work dir)
+    saver = (cfg.get('default_hooks') or {}).get('checkpoint')
+    saver = saver if isinstance(saver, dict) else {}
     if args.amp:
         import torch
         if not torch.cuda.is_available():
@@ -54,8 +56,7 @@ def build_cfg(args: argparse.Namespace, cfg: Config) -> Config:
     if args.resume == 'auto':
         # The newest checkpoint that loads: a crash while saving cannot make
         # the run restart from a truncated file.
-        saver = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
-        checkpoint_dir = saver.get('out_dir') if isinstance(saver, dict) else None
+        checkpoint_dir = saver.get('out_dir')
         latest = latest_complete_checkpoint(cfg.work_dir, checkpoint_dir)
         if latest is None:
             corrupt = resume_candidates(cfg.work_dir, checkpoint_dir)
@@ -78,9 +79,7 @@ def build_cfg(args: argparse.Namespace, cfg: Config) -> Config:
     if cfg.get('load_from') and strict:
         add_custom_hook(cfg, 'CheckpointFitHook')
     add_custom_hook(cfg, 'FiniteLossHook')  # a NaN loss stops the run
-    saver = (cfg.get('default_hooks') or {}).get('checkpoint')
-    if isinstance(saver, dict) and saver.get('type') in ('CheckpointHook',
-                                                         'mmengine.CheckpointHook'):
+    if saver.get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
         saver['type'] = 'RotateAfterSaveCheckpointHook'  # same, old ones removed after
     return cfg
 
