@@ -1,12 +1,13 @@
-"""Network inputs for post-training quantization: training images as the
-deployed model sees them (the config's test pipeline and data preprocessor)."""
+"""Inputs for post-training quantization: training images as the deployed
+model sees them (the config's test pipeline and data preprocessor)."""
 import copy
 from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 from mmengine.config import Config
-from torch import Tensor, nn
+from torch import nn
 
+from mmvanilla.deploy.artefact import Inputs, end_to_end_inputs
 from mmvanilla.utils.errors import DatasetError
 
 
@@ -18,10 +19,10 @@ def evenly_spaced(count: int, total: int) -> List[int]:
 
 
 def calibration_source(cfg: Config, model: nn.Module,
-                       count: int) -> Tuple[Sequence[int], Callable[[int], Tensor]]:
+                       count: int) -> Tuple[Sequence[int], Callable[[int], Inputs]]:
     """(indices, load): ``count`` evenly spread training images, and a function
-    that turns one index into a 1xCxHxW network input. Images are decoded
-    only when asked for, so hundreds of them never sit in memory at once."""
+    that turns one index into the end-to-end model's inputs (batch 1). Images
+    are decoded only when asked for, so hundreds never sit in memory at once."""
     from mmdet.registry import DATASETS
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     while 'dataset' in dataset_cfg or 'datasets' in dataset_cfg:
@@ -36,7 +37,7 @@ def calibration_source(cfg: Config, model: nn.Module,
         raise DatasetError('the config\'s training set has no images to calibrate on')
     preprocessor = model.data_preprocessor
 
-    def load(index: int) -> Tensor:
+    def load(index: int) -> Inputs:
         try:
             item = dataset[index]
         except DatasetError:
@@ -45,6 +46,6 @@ def calibration_source(cfg: Config, model: nn.Module,
             raise DatasetError(f'{e.filename or e!r} not found: check the config\'s data_root '
                                'and file paths (or --cfg-options); calibration reads its '
                                'training images') from None
-        return preprocessor(dict(inputs=[item['inputs']], data_samples=[item['data_samples']]),
-                            False)['inputs']
+        return end_to_end_inputs(preprocessor(
+            dict(inputs=[item['inputs']], data_samples=[item['data_samples']]), False))
     return evenly_spaced(count, len(dataset)), load

@@ -1,7 +1,8 @@
 """COCO metrics of a model as it runs in-process (e.g. before and after
 quantization), with the config's test pipeline and evaluator."""
 import copy
-from typing import Dict, Optional
+import os.path as osp
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -31,3 +32,38 @@ def evaluate(model: nn.Module, cfg: Config, max_images: Optional[int] = None) ->
         if max_images is not None and hasattr(metric, 'img_ids'):
             metric.img_ids = img_ids  # CocoMetric: score only the images run
     return evaluator.evaluate(len(dataset))
+
+
+def runtime_results_ap(entries: List[dict], ann_file: str) -> Dict[str, float]:
+    """COCO AP (``bbox``, and ``segm`` where entries have masks) of
+    ``mmvanilla_runtime``'s JSON entries against a COCO annotation file,
+    matched by file name and category name (pycocotools, as mmdet's CocoMetric)."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(ann_file)
+    image_ids = {osp.basename(img['file_name']): img['id'] for img in coco.dataset['images']}
+    category_ids = {cat['name']: cat['id'] for cat in coco.dataset['categories']}
+    results = [dict(e, image_id=image_ids[e['file_name']],
+                    category_id=category_ids[e['category']]) for e in entries]
+    kinds = ['bbox'] + (['segm'] if results and 'segmentation' in results[0] else [])
+    aps = {}
+    for kind in kinds:
+        if not results:
+            aps[kind] = 0.0
+            continue
+        with contextlib.redirect_stdout(io.StringIO()):
+            evaluation = COCOeval(coco, coco.loadRes(
+                [dict(r) if kind == 'segm' else {k: v for k, v in r.items()
+                                                 if k != 'segmentation'} for r in results]),
+                kind)
+            evaluation.params.imgIds = sorted({r['image_id'] for r in results} |
+                                              set(image_ids.values()))
+            evaluation.evaluate()
+            evaluation.accumulate()
+            evaluation.summarize()
+        aps[kind] = float(evaluation.stats[0])
+    return aps

@@ -5,6 +5,7 @@ from typing import Optional
 
 from mmvanilla.utils import cpu
 from mmvanilla.utils.errors import ConfigError
+from mmvanilla_runtime.engines import EMULATED_BF16_ENV
 
 PRECISIONS = ('fp32', 'bf16', 'int8', 'fp16')
 # What runs in which precision, as the tools print it and write it to JSON.
@@ -15,13 +16,10 @@ DESCRIPTIONS = {
             'post-processing in fp32',
     'fp16': 'backbone, neck and dense head in fp16 (CUDA); RoI heads and '
             'post-processing in fp32',
-    'int8': 'backbone, neck and head in INT8 (QDQ ONNX from ONNX Runtime static '
-            'quantization, run by OpenVINO; its few non-quantized operations in '
-            'OpenVINO\'s default precision); post-processing (mmdet) in fp32',
+    'int8': 'the end-to-end graph (tools/deploy.py): backbone, neck and heads in INT8 '
+            '(QDQ ONNX from ONNX Runtime static quantization), anchors, box decoding, '
+            'NMS and RoIAlign in fp32, run by OpenVINO',
 }
-#: Set to 1 to run bf16 where the CPU lacks it (emulated, slow): to measure the
-#: accuracy of a bf16 deployment on a machine that cannot run it fast.
-EMULATED_BF16_ENV = 'MMVANILLA_EMULATED_BF16'
 
 
 def resolve_precision(precision: str, device: str = 'cpu',
@@ -60,4 +58,4 @@ def add_precision_arg(parser: argparse.ArgumentParser,
         '--precision', choices=PRECISIONS, default=default,
         help='run the fused detector in this precision (post-processing stays fp32): '
         'bf16 needs a CPU with avx512_bf16 or AMX (else fp32 with a note); int8 '
-        'needs a network made by tools/quantize.py; fp16 is CUDA only (untested)')
+        'needs the artefact made by tools/quantize.py; fp16 is CUDA only (untested)')

@@ -1,17 +1,11 @@
-"""INT8 post-training quantization of a fused single-stage detector's network:
+"""INT8 post-training quantization of a fused detector's end-to-end graph:
 ONNX Runtime's static quantization writes a standard QDQ ONNX model, which
 OpenVINO runs (why these two: docs/benchmarks.md, "bf16 and INT8")."""
 import logging
-import os
-import os.path as osp
-import tempfile
-from typing import Callable, Iterable, Sequence
+from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
-from torch import Tensor, nn
 
-from mmvanilla.deploy.network import DetectorNetwork
-from mmvanilla.deploy.onnx_export import export_onnx
 from mmvanilla.utils.errors import ConfigError
 
 
@@ -24,11 +18,17 @@ class _DropMessage(logging.Filter):
         return not str(record.msg).startswith(self.prefix)
 
 
-def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[np.ndarray]) -> None:
-    """Quantize the ONNX model at ``fp32_path`` (one input, ``input``) to INT8
-    QDQ at ``int8_path`` with ``onnxruntime.quantization.quantize_static``:
-    INT8 weights per output channel, INT8 activations with ranges from the
-    min/max of each tensor over ``inputs`` (read one at a time).
+def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[Dict[str, np.ndarray]],
+                  scopes: Sequence[str]) -> None:
+    """Quantize the ONNX model at ``fp32_path`` to INT8 QDQ at ``int8_path``
+    with ``onnxruntime.quantization.quantize_static``: INT8 weights per output
+    channel, INT8 activations with ranges from the min/max of each tensor over
+    ``inputs`` (dicts of the model's inputs, read one at a time).
+
+    Only the detector's own layers are quantized: the nodes the exporter
+    names after the modules in ``scopes`` (``/backbone/...``, ``/neck/...``,
+    the heads); anchors, box decoding, NMS and RoIAlign stay fp32, so boxes
+    keep their precision.
 
     Weights use 7 of their 8 bits (``reduce_range``): CPUs without VNNI (AVX2,
     early AVX-512) multiply u8 x s8 pairs with ``vpmaddubsw``, whose int16
@@ -50,8 +50,7 @@ def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[np.ndarray]) 
             self.remaining = iter(inputs)
 
         def get_next(self):
-            x = next(self.remaining, None)
-            return None if x is None else {'input': x}
+            return next(self.remaining, None)
 
     # Its advice to run `quant_pre_process` first (shape inference, graph
     # optimisation): OpenVINO optimises the graph itself when it loads it.
@@ -59,19 +58,18 @@ def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[np.ndarray]) 
     logging.getLogger().addFilter(advice)
     try:
         quantize_static(fp32_path, int8_path, Inputs(), quant_format=QuantFormat.QDQ,
-                        per_channel=True, reduce_range=True)
+                        per_channel=True, reduce_range=True,
+                        nodes_to_quantize=_nodes_in(fp32_path, scopes))
     finally:
         logging.getLogger().removeFilter(advice)
 
 
-def quantize_detector(model: nn.Module, indices: Sequence[int],
-                      load: Callable[[int], Tensor], onnx_path: str) -> None:
-    """Quantize ``model``'s network (fused detector, up to post-processing)
-    to INT8 (:func:`quantize_onnx`, calibrated on the ``indices`` inputs that
-    ``load`` makes) and write it as a QDQ ONNX model at ``onnx_path``."""
-    directory = osp.dirname(osp.abspath(onnx_path))
-    with tempfile.TemporaryDirectory(dir=directory, prefix='.tmp-') as tmp:
-        fp32_path, staged = osp.join(tmp, 'network_fp32.onnx'), osp.join(tmp, 'int8.onnx')
-        export_onnx(DetectorNetwork(model), load(indices[0]), fp32_path)
-        quantize_onnx(fp32_path, staged, (load(i).numpy() for i in indices))
-        os.replace(staged, onnx_path)  # never a half-written model at onnx_path
+def _nodes_in(path: str, scopes: Sequence[str]) -> List[str]:
+    import onnx
+    graph = onnx.load(path, load_external_data=False).graph
+    nodes = [node.name for node in graph.node if node.name.split('/')[1:2] != []
+             and node.name.split('/')[1] in scopes and node.name.count('/') > 1]
+    if not nodes:  # (quantize_static would then quantize every node)
+        raise RuntimeError(f'no node of {path!r} is named after {list(scopes)}: the '
+                           'exporter\'s node names changed; quantization needs them')
+    return nodes

@@ -30,7 +30,7 @@ from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.apis.detector import build_detector
 from mmvanilla.apis.timing import timed
 from mmvanilla.deploy import DESCRIPTIONS, add_precision_arg, resolve_precision
-from mmvanilla.deploy.apply import apply_precision, int8_model_path
+from mmvanilla.deploy.apply import apply_precision, int8_artefact_path
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.console import stdout_to_log
@@ -90,10 +90,10 @@ def summary(times: List[float]) -> Dict[str, float]:
 
 def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str,
             whole_network: bool = False) -> dict:
-    """Timings; ``whole_network``: the backbone slot runs backbone, neck and
-    head (an OpenVINO network), reported as ``network_ms_median``."""
-    single_stage = hasattr(model, 'bbox_head') and not hasattr(model, 'roi_head')
-    first = 'network' if whole_network else 'backbone'
+    """Timings; ``whole_network``: the model is one deployed artefact
+    (:class:`DeployedDetector`), timed whole (``test_step`` only)."""
+    single_stage = (not whole_network and hasattr(model, 'bbox_head')
+                    and not hasattr(model, 'roi_head'))
     parts = {k: [] for k in ('test_step', 'backbone', 'head_forward', 'postprocess')}
     detections = []
     bar = ProgressBar(len(warm) + len(items))
@@ -104,7 +104,8 @@ def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str,
             batch = pseudo_collate([item])
             t, result = timed(lambda: model.test_step(batch), sync)
             data = model.data_preprocessor(batch, False)
-            tb, feats = timed(lambda: model.backbone(data['inputs']), sync)
+            tb, feats = (0.0, None) if whole_network else timed(
+                lambda: model.backbone(data['inputs']), sync)
             if single_stage:
                 feats = model.neck(feats) if model.with_neck else feats
                 th, outs = timed(lambda: model.bbox_head(feats), sync)
@@ -121,11 +122,11 @@ def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str,
             bar.update()
     print()
     report = dict(summary(parts['test_step']),
-                  **{f'{first}_ms_median': statistics.median(parts['backbone']) * 1000},
                   detections_per_image_mean=statistics.mean(detections))
-    if single_stage and not whole_network:
-        report['head_forward_ms_median'] = statistics.median(parts['head_forward']) * 1000
+    if not whole_network:
+        report['backbone_ms_median'] = statistics.median(parts['backbone']) * 1000
     if single_stage:
+        report['head_forward_ms_median'] = statistics.median(parts['head_forward']) * 1000
         report['postprocess_ms_median'] = statistics.median(parts['postprocess']) * 1000
     if sync:
         report['peak_gpu_memory_mb'] = torch.cuda.max_memory_allocated() / 2**20
@@ -133,7 +134,8 @@ def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str,
         report['peak_rss_mb_so_far'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report['times_s'] = parts['test_step']
     print(f'{label:>8}: {report["fps_median"]:.3f} FPS (median), '
-          f'{report["latency_ms_p50"]:.0f} ms p50, {first} {report[first + "_ms_median"]:.0f} ms'
+          f'{report["latency_ms_p50"]:.0f} ms p50'
+          + (f', backbone {report["backbone_ms_median"]:.0f} ms' if not whole_network else '')
           + (f', head {report["head_forward_ms_median"]:.0f} ms' if 'head_forward_ms_median'
              in report else '')
           + (f', post-process {report["postprocess_ms_median"]:.0f} ms' if single_stage else ''))
@@ -187,7 +189,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                           'checkpoint with --compare for fused vs unfused fp32)')
     precision = resolve_precision(args.precision, args.device)
     model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
-    int8_model = int8_model_path(cfg) if precision == 'int8' else None
+    int8_artefact = int8_artefact_path(cfg) if precision == 'int8' else None
     model = model.to(args.device)
     sync = args.device.startswith('cuda')
     items, source = load_images(cfg, args.iters + args.warmup)
@@ -198,13 +200,13 @@ def main(argv: Optional[List[str]] = None) -> None:
         info = dict(precision='fp32', runs=DESCRIPTIONS['fp32'])
         if mode == 'fused':
             switch_to_deploy(model_m)
-            info = apply_precision(model_m, precision, int8_model)
+            model_m, info = apply_precision(model_m, precision, int8_artefact)
         label = mode if info['precision'] == 'fp32' else f'{mode} {info["precision"]}'
         results[mode] = measure(model_m, items[:args.warmup], items[args.warmup:], sync,
-                                label, whole_network='int8_model' in info)
+                                label, whole_network='int8_artefact' in info)
         results[mode]['precision'] = info
         # The paper's table counts the fused form's parameters (FLOPs: get_flops.py).
-        if 'int8_model' not in info:  # (an OpenVINO network has no torch parameters)
+        if 'int8_artefact' not in info:  # (an OpenVINO model has no torch parameters)
             results[mode]['params_m'] = sum(p.numel() for p in model_m.parameters()) / 1e6
         del model_m
     out = dict(config=args.config, checkpoint=args.checkpoint,

@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 from mmvanilla.apis.config import add_custom_hook, add_runner_args, load_runner_config
 from mmvanilla.apis.config_checks import check_config
 from mmvanilla.deploy import add_precision_arg, resolve_precision
-from mmvanilla.deploy.apply import int8_model_path
+from mmvanilla.deploy.apply import int8_artefact_path
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
 from mmvanilla.utils.paths import check_outputs, writable_file
@@ -56,9 +56,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
     if precision != 'int8' and (args.deploy or args.precision != 'fp32'):
         add_custom_hook(cfg, 'SwitchToDeployHook')
     if args.precision != 'fp32':  # says which precision ran (fp32 after a fallback)
-        int8_model = int8_model_path(cfg) if precision == 'int8' else None
+        int8_artefact = int8_artefact_path(cfg) if precision == 'int8' else None
         add_custom_hook(cfg, 'DeployPrecisionHook', precision=precision,
-                        int8_model=int8_model)
+                        int8_artefact=int8_artefact)
     return cfg
 
 

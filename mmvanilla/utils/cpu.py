@@ -1,36 +1,24 @@
 """What this CPU can do: the one place that probes it.
 
-Light: reads ``/proc/cpuinfo``; torch is imported only by
+Light: ``/proc/cpuinfo`` is read by :mod:`mmvanilla_runtime.cpu` (the
+deployed runtime's own probe, below mmvanilla); torch is imported only by
 :func:`onednn_runs_bf16`, which asks torch itself.
 """
 import functools
 import os
 from typing import Set
 
-#: CPU flags of native bf16 arithmetic (what ``--precision bf16`` needs to be fast).
-BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
-
-
-def _cpuinfo_field(name: str) -> str:
-    """The first ``name : value`` line of /proc/cpuinfo ('' where unreadable)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith(name):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return ''
+from mmvanilla_runtime import cpu as runtime_cpu
 
 
 def cpu_flags() -> Set[str]:
     """The CPU feature flags in /proc/cpuinfo (empty where it is unreadable)."""
-    return set(_cpuinfo_field('flags').split())
+    return runtime_cpu.cpu_flags()
 
 
 def cpu_model() -> str:
     """e.g. ``'AMD EPYC 9R14, 2 cores, avx512f'``."""
-    name = _cpuinfo_field('model name') or 'unknown'
+    name = runtime_cpu.cpuinfo_field('model name') or 'unknown'
     flags = cpu_flags()
     isa = next((f for f in ('avx512f', 'avx2', 'avx') if f in flags), 'no avx')
     return f'{name}, {os.cpu_count()} cores, {isa}'
@@ -38,7 +26,7 @@ def cpu_model() -> str:
 
 def cpu_has_native_bf16() -> bool:
     """True where the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
-    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
+    return runtime_cpu.cpu_has_native_bf16(cpu_flags())
 
 
 @functools.lru_cache(maxsize=None)

@@ -93,3 +93,18 @@ def check_outputs(outputs: Dict[str, str], inputs: Iterable[str] = ()) -> None:
             raise ConfigError(f'{what} {path!r} and {seen[k]} are the same file: one '
                               f'would overwrite the other; give them different paths')
         seen[k] = f'{what} {path!r}'
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: str, names: Iterable[str]) -> Iterator[str]:
+    """A staging folder on ``out_dir``'s file system; on success each of
+    ``names`` written there is moved into ``out_dir`` (created if needed).
+    A failure (or a full disk) leaves ``out_dir`` as it was."""
+    ancestor = osp.abspath(out_dir)
+    while not osp.isdir(ancestor):
+        ancestor = osp.dirname(ancestor)
+    with tempfile.TemporaryDirectory(dir=ancestor, prefix='.tmp-stage-') as stage:
+        yield stage
+        os.makedirs(out_dir, exist_ok=True)
+        for name in names:
+            os.replace(osp.join(stage, name), osp.join(out_dir, name))

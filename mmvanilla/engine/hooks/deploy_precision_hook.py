@@ -16,21 +16,24 @@ class DeployPrecisionHook(Hook):
 
     Args:
         precision: 'bf16', 'fp16' or 'int8' ('fp32' changes nothing but says so).
-        int8_model: The OpenVINO INT8 network (``tools/quantize.py``), for int8.
+        int8_artefact: The INT8 artefact folder (``tools/quantize.py``), for int8:
+            the runner's model becomes a :class:`DeployedDetector` around it.
     """
 
     priority = 'HIGH'
 
-    def __init__(self, precision: str, int8_model: Optional[str] = None):
+    def __init__(self, precision: str, int8_artefact: Optional[str] = None):
         from mmvanilla.deploy.precision import PRECISIONS
         if precision not in PRECISIONS:
             raise ConfigError(f'DeployPrecisionHook: precision must be one of '
                               f'{", ".join(PRECISIONS)}, got {precision!r}')
         self.precision = precision
-        self.int8_model = int8_model
+        self.int8_artefact = int8_artefact
 
     def before_test(self, runner) -> None:
         from mmvanilla.deploy.apply import apply_precision
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        info = apply_precision(model, self.precision, self.int8_model)
+        deployed, info = apply_precision(model, self.precision, self.int8_artefact)
+        if deployed is not model:  # int8: the artefact, wrapped around the detector
+            runner.model = deployed
         announce(runner.logger, f'precision {info["precision"]}: {info["runs"]}')

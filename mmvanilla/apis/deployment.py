@@ -1,0 +1,62 @@
+"""What tools/deploy.py and tools/quantize.py share: the fused detector and
+its example and calibration inputs, checked before the slow steps."""
+import argparse
+from typing import Callable, Dict, Optional, Sequence
+
+import numpy as np
+
+from mmvanilla.apis.config_checks import check_datasets
+from mmvanilla.apis.detector import build_detector
+from mmvanilla.deploy.artefact import Inputs, preprocess_spec
+from mmvanilla.deploy.end_to_end import check_end_to_end
+from mmvanilla.models import switch_to_deploy
+from mmvanilla.utils.errors import ConfigError
+
+
+def add_calibration_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--calib-images', type=int, default=300,
+                        help='int8: training images to calibrate on (default 300)')
+
+
+def example_inputs(spec: dict) -> Inputs:
+    """A traced example at the config's test scale (any values do)."""
+    width, height = max(spec['resize']['scale']), min(spec['resize']['scale'])
+    divisor = spec['pad_size_divisor']
+    padded = [-(-s // divisor) * divisor for s in (height, width)]
+    return dict(input=np.random.default_rng(0).standard_normal((1, 3, *padded), np.float32),
+                image_shape=np.array([[height, width]], np.float32),
+                scale_factor=np.ones((1, 2), np.float32))
+
+
+def prepare(args, precision: str, what: str):
+    """The fused detector, its config and meta, its example inputs and (int8)
+    calibration inputs; every check before the slow steps."""
+    from mmvanilla.deploy.calibration import calibration_source
+    if args.calib_images < 1:
+        raise ConfigError('--calib-images must be >= 1')
+    model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
+    check_end_to_end(model)
+    spec = preprocess_spec(cfg)
+    if precision == 'int8':
+        check_datasets(cfg, ['train'])  # the calibration images, up front
+        engine_versions()
+    switch_to_deploy(model)
+    calibration: Optional[Sequence[Callable[[], Inputs]]] = None
+    example = example_inputs(spec)
+    if precision == 'int8':
+        indices, load = calibration_source(cfg, model, args.calib_images)
+        calibration = [lambda i=i: load(i) for i in indices]
+        example = calibration[0]()
+        print(f'{what}: calibrating on {len(indices)} training images ...', flush=True)
+    return model, cfg, meta, example, calibration
+
+
+def engine_versions() -> Dict[str, str]:
+    """onnxruntime's and OpenVINO's versions, or one message to install them."""
+    try:
+        import onnxruntime
+        import openvino
+    except ImportError as e:
+        raise ConfigError(f'{e.name} is not installed: pip install -e ".[deploy]" '
+                          '(tools/setup_env.sh installs it)') from None
+    return dict(onnxruntime=onnxruntime.__version__, openvino=openvino.__version__)

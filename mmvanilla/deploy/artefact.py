@@ -1,0 +1,121 @@
+"""Write a fused detector as an artefact folder that ``mmvanilla_runtime``
+runs without PyTorch or OpenMMLab: ``model.onnx`` (the end-to-end graph of
+:mod:`mmvanilla.deploy.end_to_end`, INT8 QDQ for int8) and ``pipeline.json``
+(pre-processing, classes, outputs). Model files and JSON only."""
+import json
+import os.path as osp
+import tempfile
+from typing import Callable, Dict, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from torch import nn
+
+from mmvanilla.deploy.end_to_end import EndToEndDetector
+from mmvanilla.utils.errors import ConfigError
+from mmvanilla_runtime.artefact import DESCRIPTION, FORMAT, FORMAT_VERSION, INPUTS
+
+MODEL_NAME = 'model.onnx'
+ARTEFACT_FILES = (MODEL_NAME, DESCRIPTION)
+OPSET = 17  # RoiAlign's half-pixel mode needs >= 16
+
+Inputs = Dict[str, np.ndarray]
+
+
+def preprocess_spec(cfg: Config) -> dict:
+    """What ``mmvanilla_runtime`` must do to an image before the model: the
+    config's test pipeline (load, Resize) and data preprocessor, or one
+    message naming the step it cannot express."""
+    pipeline = cfg.test_dataloader.dataset.get('pipeline', [])
+    steps = [step for step in pipeline if step['type'] not in ('LoadAnnotations',
+                                                                 'PackDetInputs')]
+    kinds = [step['type'] for step in steps]
+    resize = steps[1] if len(steps) == 2 else None
+    if kinds[:1] != ['LoadImageFromFile'] or resize is None or resize['type'] != 'Resize' \
+            or 'scale' not in resize or resize.get('interpolation', 'bilinear') != 'bilinear' \
+            or resize.get('backend', 'cv2') != 'cv2' \
+            or steps[0].get('color_type', 'color') != 'color':
+        raise ConfigError(
+            f'the deployed runtime prepares images as LoadImageFromFile (colour, cv2) then '
+            f'Resize(scale=..., keep_ratio=..., bilinear): the config\'s test pipeline is '
+            f'{kinds}; change test_dataloader.dataset.pipeline (or --cfg-options)')
+    prep = cfg.model.data_preprocessor
+    scale = resize['scale']
+    if isinstance(scale, (int, float)) or len(scale) != 2:
+        raise ConfigError(f'Resize scale must be (width, height) to deploy, got {scale!r}')
+    return dict(resize=dict(scale=[int(s) for s in scale],
+                            keep_ratio=bool(resize.get('keep_ratio', False)),
+                            interpolation='bilinear'),
+                to_rgb=bool(prep.get('bgr_to_rgb', False)),
+                mean=[float(v) for v in prep.get('mean') or (0, 0, 0)],
+                std=[float(v) for v in prep.get('std') or (1, 1, 1)],
+                pad_size_divisor=int(prep.get('pad_size_divisor', 1)),
+                pad_value=float(prep.get('pad_value', 0)))
+
+
+def end_to_end_inputs(batch: dict) -> Inputs:
+    """The end-to-end model's inputs from a data preprocessor's output."""
+    metas = [s.metainfo for s in batch['data_samples']]
+    return dict(input=batch['inputs'].float().numpy(),
+                image_shape=np.array([m['img_shape'][:2] for m in metas], np.float32),
+                scale_factor=np.array([m['scale_factor'] for m in metas], np.float32))
+
+
+def export_end_to_end(model: nn.Module, example: Inputs, path: str) -> EndToEndDetector:
+    """The fused detector's end-to-end graph to ONNX at ``path``, batch,
+    height and width dynamic."""
+    import warnings
+    network = EndToEndDetector(model).eval()
+    args = tuple(torch.from_numpy(example[name]) for name in INPUTS)
+    batch = {0: 'batch'}
+    axes = dict(input={0: 'batch', 2: 'height', 3: 'width'}, image_shape=batch,
+                scale_factor=batch, **{name: batch for name in network.output_names})
+    with torch.no_grad(), warnings.catch_warnings():
+        # Python branches on shapes (the backbone's size check) are traced as
+        # constants, which is what a deployed graph wants.
+        warnings.simplefilter('ignore')
+        torch.onnx.export(network, args, path, dynamo=False, opset_version=OPSET,
+                          input_names=list(INPUTS), output_names=list(network.output_names),
+                          dynamic_axes=axes)
+    return network
+
+
+def write_artefact(model: nn.Module, cfg: Config, folder: str, precision: str,
+                   example: Inputs, calibration: Optional[Sequence[Callable[[], Inputs]]] = None,
+                   producer: Optional[dict] = None) -> dict:
+    """``model.onnx`` and ``pipeline.json`` of the fused ``model`` into
+    ``folder`` (a staging folder: the caller moves them into place). int8
+    quantizes the graph's network on the ``calibration`` inputs. Returns
+    the description written."""
+    from mmvanilla.deploy.quantization import quantize_onnx
+    spec = preprocess_spec(cfg)
+    classes = list(cfg.test_dataloader.dataset.get('metainfo', {}).get('classes') or [])
+    path = osp.join(folder, MODEL_NAME)
+    if precision == 'int8':
+        if not calibration:
+            raise ConfigError('int8 needs calibration images (the config\'s training set)')
+        with tempfile.TemporaryDirectory(dir=folder, prefix='.tmp-fp32-') as tmp:
+            fp32 = osp.join(tmp, MODEL_NAME)
+            network = export_end_to_end(model, example, fp32)
+            quantize_onnx(fp32, path, (load() for load in calibration),
+                          [name for name, _ in model.named_children()])
+    else:
+        network = export_end_to_end(model, example, path)
+    num_classes = (model.roi_head.bbox_head.num_classes if network.two_stage
+                   else model.bbox_head.num_classes)
+    if len(classes) != num_classes:
+        classes = classes[:num_classes] + [str(i) for i in range(len(classes), num_classes)]
+    test_cfg = model.roi_head.test_cfg if network.two_stage else model.bbox_head.test_cfg
+    description = dict(
+        format=FORMAT, format_version=FORMAT_VERSION, model=MODEL_NAME, precision=precision,
+        inputs=list(INPUTS), outputs=list(network.output_names), classes=classes,
+        preprocess=spec,
+        mask_threshold=float(test_cfg.mask_thr_binary) if network.with_mask else None,
+        outputs_note='boxes (B, K, 4) x1y1x2y2 in original image pixels, scores (B, K), '
+                     'labels (B, K); rows with score 0 are padding; masks (B, K, M, M) '
+                     'probabilities inside each box',
+        producer=producer or {})
+    with open(osp.join(folder, DESCRIPTION), 'w') as f:
+        json.dump(description, f, indent=2)
+    return description

@@ -1,0 +1,67 @@
+"""Deploy a trained detector as one end-to-end model file and a JSON
+description, which mmvanilla_runtime runs without PyTorch or OpenMMLab.
+
+    python tools/deploy.py CONFIG CHECKPOINT OUT_DIR [--precision fp32|bf16|int8]
+
+Fuses the detector and exports one ONNX graph in standard operators: network,
+anchors or RPN, box decoding, per-class NMS with the config's test settings,
+and for Mask R-CNN RoIAlign, the box and mask heads (masks at box resolution).
+Batch, height and width are dynamic. int8 calibrates the network on
+--calib-images training images (as tools/quantize.py). Writes to OUT_DIR:
+  model.onnx      the end-to-end model (INT8 QDQ for int8)
+  pipeline.json   pre-processing (resize, mean/std, padding), classes, outputs
+  deploy.json     what was deployed from what, with which versions
+then, on any machine with mmvanilla_runtime/requirements.txt installed:
+    python -m mmvanilla_runtime OUT_DIR IMAGE_OR_FOLDER... --out results.json
+bf16 artefacts are the fp32 graph run by OpenVINO in bf16 (CPUs with
+avx512_bf16 or AMX).
+"""
+import argparse
+import json
+import os.path as osp
+from typing import List, Optional
+
+from mmvanilla.apis.config import command_line, model_tool_parser
+from mmvanilla.apis.deployment import add_calibration_arg, engine_versions, prepare
+from mmvanilla.deploy.artefact import ARTEFACT_FILES, write_artefact
+from mmvanilla.runtime import runtime_description
+from mmvanilla.utils.paths import check_outputs, creatable_dir, staged_folder
+
+PRECISIONS = ('fp32', 'bf16', 'int8')
+REPORT = 'deploy.json'
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = model_tool_parser(__doc__)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('out_dir')
+    parser.add_argument('--precision', choices=PRECISIONS, default='fp32')
+    add_calibration_arg(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    creatable_dir(args.out_dir, 'output folder')
+    names = ARTEFACT_FILES + (REPORT,)
+    check_outputs({name: osp.join(args.out_dir, name) for name in names},
+                  [args.config, args.checkpoint])
+    model, cfg, meta, example, calibration = prepare(args, args.precision, 'deploy')
+    versions = engine_versions()
+    with staged_folder(args.out_dir, names) as stage:
+        producer = dict(config=args.config, checkpoint=args.checkpoint,
+                        command=command_line('deploy', argv))
+        description = write_artefact(model, cfg, stage, args.precision, example, calibration,
+                                     producer)
+        report = dict(description, runtime=runtime_description(),
+                      versions=versions,
+                      calibration_images=len(calibration) if calibration else None,
+                      checkpoint_meta={k: v for k, v in meta.items()
+                                       if isinstance(v, (str, int, float, bool))})
+        with open(osp.join(stage, REPORT), 'w') as f:
+            json.dump(report, f, indent=2)
+    print(f'wrote {args.out_dir}/{{{",".join(names)}}} ({args.precision}, '
+          f'{len(description["classes"])} classes, outputs {", ".join(description["outputs"])})')
+    print(f'run it: python -m mmvanilla_runtime {args.out_dir} IMAGE_OR_FOLDER... '
+          '--out results.json')

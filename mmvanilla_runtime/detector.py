@@ -1,0 +1,71 @@
+"""An artefact folder as a detector: images in, detections in original
+image pixels out."""
+import os.path as osp
+from typing import Iterable, Iterator, List, Sequence, Tuple
+
+import numpy as np
+
+from .artefact import Artefact
+from .engines import open_engine
+from .masks import encode_rle, paste_mask
+from .preprocess import prepare_batch, read_image
+
+
+class Detector:
+    """``tools/deploy.py``'s output folder, run by ``engine`` on the CPU.
+
+    Each detection is a dict: ``box`` (x1, y1, x2, y2), ``score``,
+    ``label`` (class index), ``category`` (class name) and, for instance
+    segmentation, ``mask`` (a bool array of the image's size).
+    """
+
+    def __init__(self, folder: str, engine: str = 'openvino'):
+        self.artefact = Artefact.load(folder)
+        self.run = open_engine(self.artefact.model, self.artefact.precision, engine)
+
+    def raw_outputs(self, images: List[np.ndarray]):
+        """The model's inputs and outputs for a batch of BGR images."""
+        inputs = prepare_batch(images, self.artefact.preprocess)
+        return inputs, self.run(inputs)
+
+    def detect(self, images: List[np.ndarray]) -> List[List[dict]]:
+        """Detections of each BGR uint8 image, best first."""
+        _, out = self.raw_outputs(images)
+        results = []
+        for i, image in enumerate(images):
+            keep = np.flatnonzero(out['scores'][i] > 0)
+            keep = keep[np.argsort(-out['scores'][i][keep], kind='stable')]
+            detections = []
+            for k in keep:
+                label = int(out['labels'][i][k])
+                det = dict(box=out['boxes'][i][k].astype(float).tolist(),
+                           score=float(out['scores'][i][k]), label=label,
+                           category=self.artefact.classes[label])
+                if self.artefact.with_masks:
+                    det['mask'] = paste_mask(out['masks'][i][k], out['boxes'][i][k],
+                                             image.shape[0], image.shape[1],
+                                             self.artefact.mask_threshold)
+                detections.append(det)
+            results.append(detections)
+        return results
+
+    def detect_files(self, paths: Sequence[str], batch_size: int = 1
+                     ) -> Iterator[Tuple[str, List[dict]]]:
+        """(path, detections) per image file, ``batch_size`` images per run."""
+        for start in range(0, len(paths), batch_size):
+            chunk = paths[start:start + batch_size]
+            yield from zip(chunk, self.detect([read_image(p) for p in chunk]))
+
+
+def coco_entries(path: str, detections: Iterable[dict]) -> List[dict]:
+    """JSON entries of one image: ``file_name``, ``bbox`` [x, y, w, h],
+    ``score``, ``category`` and, with masks, ``segmentation`` (COCO RLE)."""
+    entries = []
+    for det in detections:
+        x1, y1, x2, y2 = det['box']
+        entry = dict(file_name=osp.basename(path), bbox=[x1, y1, x2 - x1, y2 - y1],
+                     score=det['score'], category=det['category'])
+        if 'mask' in det:
+            entry['segmentation'] = encode_rle(det['mask'])
+        entries.append(entry)
+    return entries
