@@ -1,0 +1,156 @@
+"""The end-to-end graph of tools/deploy.py, run by ONNX Runtime, against
+mmdet's own predictions for the same tiny detectors and images."""
+import numpy as np
+import pytest
+import torch
+
+from mmvanilla.apis.detector import build_detector
+from mmvanilla.deploy.artefact import end_to_end_inputs, export_end_to_end
+from mmvanilla.deploy.end_to_end import batched_nms, check_end_to_end
+from mmvanilla.models import switch_to_deploy
+from mmvanilla.utils.errors import ConfigError
+from mmvanilla_runtime.masks import paste_mask
+from tests.conftest import REPO, cli_options, randomize_norms
+from tests.detection_options import tiny_detector_options
+
+
+def tiny_detector(shapes_root, kind, extra=()):
+    """A fused tiny detector with non-trivial norms (features of order 1: the
+    scores spread, instead of tying at their initial prior)."""
+    model, cfg, _ = build_detector(
+        str(REPO / 'configs' / f'{kind}_vanillanet11.py'),
+        cfg_options=cli_options(tiny_detector_options(shapes_root, kind) + list(extra)))
+    randomize_norms(model)
+    if kind == 'retinanet':  # spread the class scores: ~hundreds above 0.05
+        gen = torch.Generator().manual_seed(0)
+        cls = model.bbox_head.retina_cls
+        cls.weight.data = torch.randn(cls.weight.shape, generator=gen)
+        cls.bias.data.fill_(-3.0)
+    else:  # and the RPN's and RoI heads' outputs
+        gen = torch.Generator().manual_seed(0)
+        roi_head = model.roi_head
+        for layer in (model.rpn_head.rpn_cls, model.rpn_head.rpn_reg, roi_head.bbox_head.fc_cls,
+                      roi_head.bbox_head.fc_reg, roi_head.mask_head.conv_logits):
+            layer.weight.data = torch.randn(layer.weight.shape, generator=gen) * 3
+    switch_to_deploy(model)
+    return model.eval(), cfg
+
+
+def val_batch(model, cfg, indices):
+    from mmdet.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    return model.data_preprocessor(pseudo_collate([dataset[i] for i in indices]), False)
+
+
+def run_onnx(path, inputs):
+    import onnxruntime as ort
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs)))
+
+
+@pytest.fixture(scope='module', params=['retinanet', 'mask_rcnn'])
+def exported(request, shapes_root, tmp_path_factory):
+    """(kind, model, batch of 2 val images, mmdet's predictions, ONNX path)."""
+    # max_per_img: no cut among the many near-equal scores of random weights
+    model, cfg = tiny_detector(shapes_root, request.param, [
+        'model.test_cfg.max_per_img=1000' if request.param == 'retinanet'
+        else 'model.test_cfg.rcnn.max_per_img=100'])
+    batch = val_batch(model, cfg, [0, 1])
+    with torch.no_grad():
+        expected = [s.pred_instances for s in
+                    model.predict(batch['inputs'], batch['data_samples'], rescale=True)]
+    path = tmp_path_factory.mktemp(request.param) / 'model.onnx'
+    export_end_to_end(model, end_to_end_inputs(batch), str(path))
+    return request.param, model, batch, expected, path
+
+
+def matched(expected, boxes, scores, labels):
+    """For each of mmdet's detections, the index of its twin in the graph's
+    (same label, score within 1e-4, box within 0.5 px), or -1."""
+    keep = scores > 0
+    index = np.flatnonzero(keep)
+    same = ((expected.labels.numpy()[:, None] == labels[keep][None])
+            & (np.abs(expected.scores.numpy()[:, None] - scores[keep][None]) <= 1e-4))
+    err = np.abs(expected.bboxes.numpy()[:, None] - boxes[keep][None]).max(-1)
+    err = np.where(same, err, np.inf)
+    best = err.argmin(1)
+    return np.where(err[np.arange(len(err)), best] <= 0.5, index[best], -1)
+
+
+def test_graph_detects_as_mmdet(exported):
+    kind, model, batch, expected, path = exported
+    out = run_onnx(path, end_to_end_inputs(batch))
+    for i, pred in enumerate(expected):
+        assert 20 <= len(pred) < 1000, len(pred)
+        count = (out['scores'][i] > 0).sum()
+        twins = matched(pred, out['boxes'][i], out['scores'][i], out['labels'][i])
+        # NMS may keep the other of two boxes whose scores tie to float rounding
+        # (ONNX Runtime's convolutions round unlike PyTorch's): nearly all match
+        assert (twins >= 0).mean() >= 0.9 and abs(count - len(pred)) <= len(pred) // 10, \
+            ((twins >= 0).mean(), count, len(pred))
+        if kind == 'mask_rcnn':
+            height, width = batch['data_samples'][i].metainfo['ori_shape'][:2]
+            for k, twin in enumerate(twins[:20]):
+                if twin < 0:
+                    continue
+                mine = paste_mask(out['masks'][i][twin], out['boxes'][i][twin], height,
+                                  width, model.roi_head.test_cfg.mask_thr_binary)
+                theirs = pred.masks[k].numpy()
+                union = (mine | theirs).sum()
+                assert union == 0 or (mine & theirs).sum() / union >= 0.95
+
+
+def test_batch_dimension_is_dynamic(exported):
+    _, _, batch, _, path = exported
+    inputs = end_to_end_inputs(batch)
+    both = run_onnx(path, inputs)
+    first = run_onnx(path, {k: v[:1] for k, v in inputs.items()})
+    assert first['boxes'].shape[0] == 1 and both['boxes'].shape[0] == 2
+    keep = first['scores'][0] > 0
+    # same image, same padding: the same detections, to float rounding
+    assert np.abs(np.sort(first['scores'][0][keep]) - np.sort(both['scores'][0][keep])).max() < 1e-4
+
+
+def test_graph_holds_standard_operators_only(exported):
+    import onnx
+    kind, _, _, _, path = exported
+    graph = onnx.load(str(path)).graph
+    assert {node.domain for node in graph.node} <= {'', 'ai.onnx'}
+    ops = {node.op_type for node in graph.node}
+    assert {'NonMaxSuppression', 'TopK'} <= ops
+    assert ('RoiAlign' in ops) == (kind == 'mask_rcnn')
+
+
+def test_batched_nms_suppresses_as_mmdet(tmp_path):
+    from mmcv.ops import batched_nms as mmcv_batched_nms
+    gen = torch.Generator().manual_seed(0)
+    xy = torch.rand(1, 300, 2, generator=gen) * 200
+    boxes = torch.cat([xy, xy + 20 + torch.rand(1, 300, 2, generator=gen) * 60], -1)
+    scores = torch.rand(1, 300, generator=gen)
+    labels = torch.randint(0, 3, (1, 300), generator=gen)
+
+    class NMS(torch.nn.Module):
+        def forward(self, b, s, lab):
+            return batched_nms(b, s, lab, 0.5, 0.3, 50)
+    torch.onnx.export(NMS(), (boxes, scores, labels), str(tmp_path / 'nms.onnx'), dynamo=False,
+                      opset_version=17, input_names=['b', 's', 'l'],
+                      output_names=['boxes', 'scores', 'labels'])
+    got = run_onnx(tmp_path / 'nms.onnx', dict(b=boxes.numpy(), s=scores.numpy(),
+                                               l=labels.numpy()))
+    keep = scores[0] > 0.3
+    dets, kept = mmcv_batched_nms(boxes[0][keep], scores[0][keep], labels[0][keep],
+                                  dict(type='nms', iou_threshold=0.5))
+    got_scores = sorted(v for v in got['scores'][0].tolist() if v > 0)
+    assert len(got_scores) == min(50, len(kept)) > 10  # (pairs overlap: some suppressed)
+    assert len(kept) < int(keep.sum())
+    np.testing.assert_allclose(got_scores, sorted(dets[:50, -1].tolist()), rtol=1e-6)
+
+
+def test_detectors_the_graph_cannot_express_are_refused(shapes_root):
+    model, _ = tiny_detector(shapes_root, 'retinanet', ['model.test_cfg.nms_pre=-1',
+                                                        'model.bbox_head.bbox_coder.add_ctr_clamp=True'])
+    with pytest.raises(ConfigError, match=r'RetinaNet-style and \(Mask/Faster\) R-CNN.*'
+                       'only DeltaXYWHBBoxCoder without add_ctr_clamp.*nms_pre must be > 0'):
+        check_end_to_end(model)
