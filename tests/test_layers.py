@@ -78,3 +78,15 @@ def test_only_patches_changes_third_party_libraries():
     changing = sorted(str(p.relative_to(REPO)) for p in PACKAGE.rglob('*.py')
                       if any(m in p.read_text() for m in PATCH_MARKERS))
     assert changing == ['mmvanilla/patches.py']
+
+
+def test_the_runtime_imports_nothing_of_torch_openmmlab_or_mmvanilla():
+    forbidden = ('torch', 'torchvision', 'mmengine', 'mmcv', 'mmdet', 'mmpretrain', 'mmvanilla')
+    wrong = []
+    for path in (REPO / 'mmvanilla_runtime').rglob('*.py'):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ''] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            wrong += [(path.name, n) for n in names if n.split('.')[0] in forbidden]
+    assert wrong == []

@@ -28,7 +28,7 @@ def example_inputs(spec: dict) -> Inputs:
                 scale_factor=np.ones((1, 2), np.float32))
 
 
-def prepare(args, precision: str, what: str):
+def prepare(args, precision: str):
     """The fused detector, its config and meta, its example inputs and (int8)
     calibration inputs; every check before the slow steps."""
     from mmvanilla.deploy.calibration import calibration_source
@@ -47,7 +47,6 @@ def prepare(args, precision: str, what: str):
         indices, load = calibration_source(cfg, model, args.calib_images)
         calibration = [lambda i=i: load(i) for i in indices]
         example = calibration[0]()
-        print(f'{what}: calibrating on {len(indices)} training images ...', flush=True)
     return model, cfg, meta, example, calibration
 
 

@@ -85,10 +85,9 @@ def _filled(t: Tensor, value: float) -> Tensor:
 
 
 def _arange(t: Tensor, dim: int) -> Tensor:
-    """0, 1, ... along ``t``'s ``dim`` (float), sized by the tensor at run time."""
-    index = [0] * t.dim()
-    index[dim] = slice(None)
-    return _filled(t[tuple(index)].float(), 1).cumsum(0) - 1
+    """0, 1, ... along ``t``'s ``dim`` (float), sized by the tensor at run time
+    (the exporter traces ``shape`` reads as graph inputs' shapes)."""
+    return torch.arange(t.shape[dim], dtype=torch.float, device=t.device)
 
 
 def grid_anchors(prior_generator, feats: Sequence[Tensor]) -> List[Tensor]:

@@ -59,7 +59,12 @@ def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[Dict[str, np.
     try:
         quantize_static(fp32_path, int8_path, Inputs(), quant_format=QuantFormat.QDQ,
                         per_channel=True, reduce_range=True,
-                        nodes_to_quantize=_nodes_in(fp32_path, scopes))
+                        nodes_to_quantize=_nodes_in(fp32_path, scopes),
+                        # a layer's output is quantized only as the next
+                        # quantized layer's input: the heads' scores and box
+                        # deltas reach post-processing in fp32
+                        extra_options=dict(OpTypesToExcludeOutputQuantization=[
+                            'Conv', 'ConvTranspose', 'Gemm', 'MatMul']))
     finally:
         logging.getLogger().removeFilter(advice)
 

@@ -47,8 +47,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     names = ARTEFACT_FILES + (REPORT,)
     check_outputs({name: osp.join(args.out_dir, name) for name in names},
                   [args.config, args.checkpoint])
-    model, cfg, meta, example, calibration = prepare(args, args.precision, 'deploy')
+    model, cfg, meta, example, calibration = prepare(args, args.precision)
     versions = engine_versions()
+    if calibration:
+        print(f'calibrating on {len(calibration)} training images ...', flush=True)
     with staged_folder(args.out_dir, names) as stage:
         producer = dict(config=args.config, checkpoint=args.checkpoint,
                         command=command_line('deploy', argv))

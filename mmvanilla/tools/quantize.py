@@ -74,10 +74,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     to_log = (contextlib.nullcontext if args.verbose
               else lambda: stdout_to_log(logger, root_logging=True))
     with to_log():
-        model, cfg, meta, example, calibration = prepare(args, 'int8', 'quantize')
+        model, cfg, meta, example, calibration = prepare(args, 'int8')
     check_datasets(cfg, ['test'])  # the evaluation data, before the slow steps
     # Everything is written to a staging folder and moved into OUT_DIR only
     # once evaluated: a failure leaves OUT_DIR as it was.
+    if calibration:
+        print(f'calibrating on {len(calibration)} training images ...', flush=True)
     with staged_folder(args.out_dir, OUTPUTS) as stage:
         start = time.perf_counter()
         with to_log():

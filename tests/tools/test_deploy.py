@@ -1,0 +1,51 @@
+"""tools/deploy.py: Mask R-CNN in INT8 from a checkpoint to masks in the
+runtime's JSON; what it cannot deploy is one line and writes nothing."""
+import json
+
+import torch
+
+from mmvanilla.apis.detector import build_detector
+from mmvanilla_runtime.__main__ import main as runtime_main
+from tests.conftest import REPO, call_tool, cli_options, randomize_norms
+from tests.detection_options import tiny_detector_options
+from tests.tools.test_bad_inputs import one_line_error
+
+MASK_RCNN = REPO / 'configs' / 'mask_rcnn_vanillanet11.py'
+
+
+def test_mask_rcnn_deploys_in_int8_and_the_runtime_writes_masks(shapes_root, tmp_path):
+    options = tiny_detector_options(shapes_root, 'mask_rcnn')
+    model, _, _ = build_detector(str(MASK_RCNN), cfg_options=cli_options(options))
+    randomize_norms(model)
+    torch.save(dict(state_dict=model.state_dict()), tmp_path / 'ckpt.pth')
+    out = tmp_path / 'int8'
+    proc = call_tool('deploy.py', MASK_RCNN, tmp_path / 'ckpt.pth', out, '--precision', 'int8',
+                     '--calib-images', 2, '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'calibrating on 2 training images' in proc.stdout
+    desc = json.loads((out / 'pipeline.json').read_text())
+    assert desc['precision'] == 'int8' and desc['outputs'][-1] == 'masks'
+    assert desc['classes'] == ['circle', 'square', 'triangle']
+    assert runtime_main([str(out), f'{shapes_root}/val', '--out', str(tmp_path / 'r.json'),
+                         '--engine', 'onnxruntime']) == 0
+    entries = json.loads((tmp_path / 'r.json').read_text())
+    assert entries and all(e['segmentation']['size'] == [256, 320] for e in entries)
+    from pycocotools import mask as mask_util
+    assert sum(int(mask_util.area(dict(e['segmentation'], counts=e['segmentation']['counts']
+                                       .encode()))) for e in entries) > 0
+
+
+def test_what_cannot_be_deployed_is_one_line_and_writes_nothing(
+        trained_retinanet, shapes_root, tmp_path):
+    _, checkpoint, options = trained_retinanet
+    out = tmp_path / 'out'
+    proc = call_tool('deploy.py', REPO / 'configs' / 'retinanet_vanillanet11.py', checkpoint,
+                     out, '--cfg-options', *options,
+                     'test_dataloader.dataset.pipeline.1.type=RandomResize')
+    one_line_error(proc, 'the deployed runtime prepares images as LoadImageFromFile',
+                   "['LoadImageFromFile', 'RandomResize']")
+    proc = call_tool('deploy.py', REPO / 'configs' / 'retinanet_vanillanet11.py', checkpoint,
+                     out, '--precision', 'int8', '--cfg-options', *options,
+                     f'train_dataloader.dataset.data_root={tmp_path}/nothing/')
+    one_line_error(proc, 'not found')
+    assert not out.exists() and list(tmp_path.glob('.tmp-*')) == []
