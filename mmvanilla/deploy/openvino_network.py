@@ -1,5 +1,6 @@
-"""Run a detector's network with OpenVINO (e.g. the INT8 QDQ ONNX model made
-by ``tools/quantize.py``), keeping mmdet's post-processing."""
+"""A network file that OpenVINO reads, as a torch module: the benchmarks
+compare engines on the same network with it (deployed detectors run their
+whole end-to-end artefact instead: :mod:`mmvanilla.deploy.deployed_detector`)."""
 import os.path as osp
 from typing import Tuple
 
@@ -7,7 +8,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mmvanilla.deploy.network import check_single_stage
 from mmvanilla.utils.errors import ConfigError
 
 
@@ -29,8 +29,7 @@ class OpenVINONetwork(nn.Module):
     def __init__(self, path: str):
         super().__init__()
         if not osp.isfile(path):
-            raise ConfigError(f'INT8 network {path!r} not found: make it with '
-                              'tools/quantize.py CONFIG CHECKPOINT OUT_DIR')
+            raise ConfigError(f'network {path!r} not found')
         ov = import_openvino()
         self.path = path
         self.compiled = ov.Core().compile_model(path, 'CPU')
@@ -44,29 +43,3 @@ class OpenVINONetwork(nn.Module):
         results = self.request.infer([np.ascontiguousarray(x.detach().float().numpy())])
         return tuple(torch.from_numpy(np.array(results[out]))
                      for out in self.compiled.outputs)
-
-
-def use_openvino_network(model: nn.Module, path: str) -> OpenVINONetwork:
-    """Make ``model`` (a single-stage detector) compute its head outputs with
-    OpenVINO running ``path``; its post-processing (``predict_by_feat``) is
-    unchanged.
-
-    The backbone becomes the OpenVINO network, the neck is dropped and the
-    head's ``forward`` regroups the flat outputs into its per-kind lists.
-    """
-    check_single_stage(model, '--precision int8')
-    network = OpenVINONetwork(path)
-    head = model.bbox_head
-    num_levels = len(head.prior_generator.strides)
-    if len(network.compiled.outputs) % num_levels:
-        raise ConfigError(
-            f'INT8 network {path!r} has {len(network.compiled.outputs)} outputs, '
-            f'not a multiple of the head\'s {num_levels} levels: it was made for '
-            'another detector; run tools/quantize.py with this config')
-    model.backbone = network
-    model.neck = None
-
-    def regroup(flat: Tuple[Tensor, ...]):
-        return tuple(list(flat[i:i + num_levels]) for i in range(0, len(flat), num_levels))
-    head.forward = regroup
-    return network

@@ -1,44 +1,77 @@
-"""Which numeric precision a deployed detector runs in, and where it can."""
+"""The precisions a deployed detector runs in: one table says each one's
+name, what runs in which number format, where it may run and how it is
+applied; :func:`resolve_precision` and :func:`apply_precision` read it."""
 import argparse
 import os
-from typing import Optional
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+from mmengine.config import Config
+from torch import nn
 
 from mmvanilla.utils import cpu
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla_runtime.engines import EMULATED_BF16_ENV
 
-PRECISIONS = ('fp32', 'bf16', 'int8', 'fp16')
-# What runs in which precision, as the tools print it and write it to JSON.
-DESCRIPTIONS = {
-    'fp32': 'backbone, neck and head in fp32; post-processing in fp32',
-    'bf16': 'backbone, neck and dense head in bf16 (on CPU: the backbone\'s oneDNN '
-            'plan where oneDNN has bf16, channels-last convs); RoI heads and '
-            'post-processing in fp32',
-    'fp16': 'backbone, neck and dense head in fp16 (CUDA); RoI heads and '
-            'post-processing in fp32',
-    'int8': 'the end-to-end graph (tools/deploy.py): backbone, neck and heads in INT8 '
-            '(QDQ ONNX from ONNX Runtime static quantization), anchors, box decoding, '
-            'NMS and RoIAlign in fp32, run by OpenVINO',
-}
+
+@dataclass(frozen=True)
+class Precision:
+    """One row of the table.
+
+    Args:
+        name: As ``--precision`` takes it.
+        runs: What runs in which precision (the tools print it and write it
+            to their JSON).
+        devices: Where it may run: 'cpu', 'cuda'.
+        applied: How: 'as is' (fp32), 'cast' (the fused torch modules cast
+            in place, :func:`to_reduced_precision`), or 'artefact' (the
+            end-to-end INT8 artefact of tools/quantize.py, wrapped around the
+            detector by :class:`DeployedDetector`).
+        refusal: The message where it may not run, by device.
+    """
+    name: str
+    runs: str
+    devices: Tuple[str, ...]
+    applied: str
+    refusal: str = ''
 
 
-def resolve_precision(precision: str, device: str = 'cpu',
-                      notice=print) -> str:
+TABLE: Dict[str, Precision] = {p.name: p for p in (
+    Precision('fp32', 'backbone, neck and head in fp32; post-processing in fp32',
+              ('cpu', 'cuda'), 'as is'),
+    Precision('bf16', 'backbone, neck and dense head in bf16 (on CPU: the backbone\'s '
+              'oneDNN plan where oneDNN has bf16, channels-last convs); RoI heads and '
+              'post-processing in fp32', ('cpu', 'cuda'), 'cast'),
+    Precision('int8', 'the end-to-end graph (tools/deploy.py): backbone, neck and heads in '
+              'INT8 (QDQ ONNX from ONNX Runtime static quantization), anchors, box decoding, '
+              'NMS and RoIAlign in fp32, run by OpenVINO', ('cpu',), 'artefact',
+              refusal='--precision int8 runs on CPU (OpenVINO): hide the GPU '
+              '(CUDA_VISIBLE_DEVICES= , or --device cpu where a tool has it), or use '
+              '--precision fp16 on CUDA'),
+    Precision('fp16', 'backbone, neck and dense head in fp16 (CUDA); RoI heads and '
+              'post-processing in fp32', ('cuda',), 'cast',
+              refusal='--precision fp16 is for CUDA devices; on CPU use --precision bf16 '
+              '(or int8)'),
+)}
+PRECISIONS = tuple(TABLE)
+DESCRIPTIONS = {name: p.runs for name, p in TABLE.items()}
+#: Config key, written by tools/quantize.py: the INT8 artefact folder
+#: (model.onnx and pipeline.json), relative to the config file.
+INT8_ARTEFACT_KEY = 'int8_artefact'
+
+
+def resolve_precision(precision: str, device: str = 'cpu', notice=print) -> str:
     """The precision to run: ``precision`` itself, or fp32 with one message
     (through ``notice``) where a CPU lacks native bf16. Impossible requests
     raise :class:`ConfigError`."""
-    if precision not in PRECISIONS:
+    if precision not in TABLE:
         raise ConfigError(f'precision must be one of {", ".join(PRECISIONS)}, '
                           f'got {precision!r}')
-    cuda = device.startswith('cuda')
-    if precision == 'fp16' and not cuda:
-        raise ConfigError('--precision fp16 is for CUDA devices; on CPU use '
-                          '--precision bf16 (or int8)')
-    if precision == 'int8' and cuda:
-        raise ConfigError('--precision int8 runs on CPU (OpenVINO): hide the GPU '
-                          '(CUDA_VISIBLE_DEVICES= , or --device cpu where a tool has it), '
-                          'or use --precision fp16 on CUDA')
-    if precision == 'bf16' and not cuda and not cpu.cpu_has_native_bf16():
+    kind = 'cuda' if device.startswith('cuda') else 'cpu'
+    if kind not in TABLE[precision].devices:
+        raise ConfigError(TABLE[precision].refusal)
+    if precision == 'bf16' and kind == 'cpu' and not cpu.cpu_has_native_bf16():
         if os.environ.get(EMULATED_BF16_ENV) == '1':
             notice(f'note: {EMULATED_BF16_ENV}=1: bf16 emulated on a CPU without native '
                    'bf16 (slower than fp32; the rounding, and so the accuracy, is bf16\'s)')
@@ -49,6 +82,45 @@ def resolve_precision(precision: str, device: str = 'cpu',
                'its accuracy)')
         return 'fp32'
     return precision
+
+
+def int8_artefact_path(cfg: Config) -> str:
+    """The config's INT8 artefact folder, or one message saying how to make one."""
+    path = cfg.get(INT8_ARTEFACT_KEY)
+    if not path:
+        older = ' (its int8_model key is from an older tools/quantize.py)' \
+            if cfg.get('int8_model') else ''
+        raise ConfigError(
+            f'--precision int8 runs the INT8 artefact that tools/quantize.py makes{older}: '
+            'run tools/quantize.py CONFIG CHECKPOINT OUT_DIR, then use OUT_DIR/config.py '
+            'and OUT_DIR/fused.pth')
+    base = osp.dirname(osp.abspath(cfg.filename)) if cfg.filename else '.'
+    full = osp.normpath(osp.join(base, path))
+    if not osp.isdir(full):
+        raise ConfigError(f'the config\'s INT8 artefact {INT8_ARTEFACT_KEY}={path!r} (relative '
+                          f'to the config\'s folder) is not at {full!r}: keep '
+                          'tools/quantize.py\'s output folder together, or run it again')
+    return full
+
+
+def apply_precision(model: nn.Module, precision: str,
+                    int8_artefact: Optional[str] = None) -> Tuple[nn.Module, Dict[str, str]]:
+    """``model`` (fused) to run in ``precision``, as the table says: (the
+    model to run, what runs in which precision, for logs and JSON)."""
+    row = TABLE[precision]
+    info = dict(precision=precision, runs=row.runs)
+    if row.applied == 'cast':
+        import torch
+
+        from mmvanilla.deploy.reduced_precision import to_reduced_precision
+        to_reduced_precision(model, torch.bfloat16 if precision == 'bf16' else torch.float16)
+    elif row.applied == 'artefact':
+        from mmvanilla.deploy.deployed_detector import DeployedDetector
+        if not int8_artefact:
+            raise ConfigError('--precision int8 needs the INT8 artefact of tools/quantize.py')
+        model = DeployedDetector(model, int8_artefact)
+        info.update(int8_artefact=int8_artefact)
+    return model, info
 
 
 def add_precision_arg(parser: argparse.ArgumentParser,

@@ -30,7 +30,7 @@ from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.apis.detector import build_detector
 from mmvanilla.apis.timing import timed
 from mmvanilla.deploy import DESCRIPTIONS, add_precision_arg, resolve_precision
-from mmvanilla.deploy.apply import apply_precision, int8_artefact_path
+from mmvanilla.deploy.precision import apply_precision, int8_artefact_path
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.console import stdout_to_log

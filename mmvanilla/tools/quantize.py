@@ -28,7 +28,7 @@ from mmengine.runner.checkpoint import save_checkpoint
 from mmvanilla.apis.config import command_line, model_tool_parser
 from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.apis.deployment import add_calibration_arg, engine_versions, prepare
-from mmvanilla.deploy.apply import INT8_ARTEFACT_KEY, apply_precision
+from mmvanilla.deploy.precision import INT8_ARTEFACT_KEY, apply_precision
 from mmvanilla.deploy.artefact import ARTEFACT_FILES, write_artefact
 from mmvanilla.deploy.evaluation import evaluate
 from mmvanilla.runtime import runtime_description

@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 from mmvanilla.apis.config import add_custom_hook, add_runner_args, load_runner_config
 from mmvanilla.apis.config_checks import check_config
 from mmvanilla.deploy import add_precision_arg, resolve_precision
-from mmvanilla.deploy.apply import int8_artefact_path
+from mmvanilla.deploy.precision import int8_artefact_path
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
 from mmvanilla.utils.paths import check_outputs, writable_file

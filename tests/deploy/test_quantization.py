@@ -3,7 +3,7 @@ by OpenVINO) agrees with fp32 on a tiny trained detector."""
 import pytest
 import torch
 
-from mmvanilla.deploy.apply import apply_precision
+from mmvanilla.deploy.precision import apply_precision
 from mmvanilla.deploy.calibration import evenly_spaced
 from tests.deploy.test_reduced_precision import fused_detector
 

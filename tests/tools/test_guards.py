@@ -10,7 +10,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import warnings
 
 import pytest
 import torch

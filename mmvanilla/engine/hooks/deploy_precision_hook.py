@@ -31,7 +31,7 @@ class DeployPrecisionHook(Hook):
         self.int8_artefact = int8_artefact
 
     def before_test(self, runner) -> None:
-        from mmvanilla.deploy.apply import apply_precision
+        from mmvanilla.deploy.precision import apply_precision
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         deployed, info = apply_precision(model, self.precision, self.int8_artefact)
         if deployed is not model:  # int8: the artefact, wrapped around the detector
