@@ -5,7 +5,7 @@ runs without PyTorch or OpenMMLab: ``model.onnx`` (the end-to-end graph of
 import json
 import os.path as osp
 import tempfile
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -54,6 +54,18 @@ def preprocess_spec(cfg: Config) -> dict:
                 pad_value=float(prep.get('pad_value', 0)))
 
 
+def class_names(cfg: Config) -> List[str]:
+    """The test set's class names: the config's ``metainfo``, else its
+    dataset class's own (``CocoDataset``: COCO's 80)."""
+    dataset = cfg.test_dataloader.dataset
+    classes = (dataset.get('metainfo') or {}).get('classes')
+    if not classes:
+        from mmdet.registry import DATASETS
+        dataset_class = DATASETS.get(dataset.get('type', ''))
+        classes = getattr(dataset_class, 'METAINFO', {}).get('classes', ())
+    return [str(c) for c in classes]
+
+
 def end_to_end_inputs(batch: dict) -> Inputs:
     """The end-to-end model's inputs from a data preprocessor's output."""
     metas = [s.metainfo for s in batch['data_samples']]
@@ -90,7 +102,7 @@ def write_artefact(model: nn.Module, cfg: Config, folder: str, precision: str,
     the description written."""
     from mmvanilla.deploy.quantization import quantize_onnx
     spec = preprocess_spec(cfg)
-    classes = list(cfg.test_dataloader.dataset.get('metainfo', {}).get('classes') or [])
+    classes = class_names(cfg)
     path = osp.join(folder, MODEL_NAME)
     if precision == 'int8':
         if not calibration:
