@@ -2,7 +2,7 @@
 ONNX Runtime's static quantization writes a standard QDQ ONNX model, which
 OpenVINO runs (why these two: docs/benchmarks.md, "bf16 and INT8")."""
 import logging
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -18,15 +18,17 @@ class _DropMessage(logging.Filter):
         return not str(record.msg).startswith(self.prefix)
 
 
-def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[Dict[str, np.ndarray]],
-                  scopes: Sequence[str]) -> None:
+def quantize_onnx(fp32_path: str, int8_path: str,
+                  inputs: Iterable[Union[Dict[str, np.ndarray], np.ndarray]],
+                  scopes: Optional[Sequence[str]] = None) -> None:
     """Quantize the ONNX model at ``fp32_path`` to INT8 QDQ at ``int8_path``
     with ``onnxruntime.quantization.quantize_static``: INT8 weights per output
     channel, INT8 activations with ranges from the min/max of each tensor over
-    ``inputs`` (dicts of the model's inputs, read one at a time).
+    ``inputs`` (dicts of the model's inputs, or arrays for its one input
+    ``input``; read one at a time).
 
-    Only the detector's own layers are quantized: the nodes the exporter
-    names after the modules in ``scopes`` (``/backbone/...``, ``/neck/...``,
+    With ``scopes``, only the detector's own layers are quantized: the nodes
+    the exporter names after the modules in ``scopes`` (``/backbone/...``, ``/neck/...``,
     the heads); anchors, box decoding, NMS and RoIAlign stay fp32, so boxes
     keep their precision.
 
@@ -50,7 +52,8 @@ def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[Dict[str, np.
             self.remaining = iter(inputs)
 
         def get_next(self):
-            return next(self.remaining, None)
+            x = next(self.remaining, None)
+            return x if x is None or isinstance(x, dict) else {'input': x}
 
     # Its advice to run `quant_pre_process` first (shape inference, graph
     # optimisation): OpenVINO optimises the graph itself when it loads it.
@@ -59,7 +62,7 @@ def quantize_onnx(fp32_path: str, int8_path: str, inputs: Iterable[Dict[str, np.
     try:
         quantize_static(fp32_path, int8_path, Inputs(), quant_format=QuantFormat.QDQ,
                         per_channel=True, reduce_range=True,
-                        nodes_to_quantize=_nodes_in(fp32_path, scopes),
+                        nodes_to_quantize=_nodes_in(fp32_path, scopes) if scopes else None,
                         # a layer's output is quantized only as the next
                         # quantized layer's input: the heads' scores and box
                         # deltas reach post-processing in fp32

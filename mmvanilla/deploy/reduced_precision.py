@@ -16,7 +16,10 @@ from torch import nn
 
 def _to_float(tensors):
     if isinstance(tensors, torch.Tensor):
-        return tensors.float() if tensors.is_floating_point() else tensors
+        # back to fp32 and to the default (NCHW) layout: mmcv's RoIAlign
+        # reads its input as contiguous NCHW, and a channels-last map gave a
+        # two-stage detector's RoI heads scrambled features (AP 0.001)
+        return tensors.float().contiguous() if tensors.is_floating_point() else tensors
     if isinstance(tensors, (list, tuple)):
         return type(tensors)(_to_float(t) for t in tensors)
     return tensors

@@ -65,3 +65,21 @@ def test_two_stage_detector_runs_rpn_in_bf16_and_roi_heads_in_fp32(shapes_root):
         result = model.test_step(pseudo_collate([dataset[0]]))[0]
     assert result.pred_instances.bboxes.dtype == torch.float32
     assert result.pred_instances.masks.shape[-2:] == result.ori_shape
+
+
+def test_bf16_two_stage_detector_detects_as_fp32(shapes_root):
+    # the RoI heads read fp32 NCHW maps (mmcv's RoIAlign scrambled channels-last
+    # ones: AP 0.001 before)
+    from tests.deploy.test_end_to_end import tiny_detector, val_batch
+    model, cfg = tiny_detector(shapes_root, 'mask_rcnn')
+    bf16 = to_reduced_precision(copy.deepcopy(model), torch.bfloat16)
+    from mmengine.dataset import pseudo_collate
+    from mmdet.registry import DATASETS
+    batch = pseudo_collate([DATASETS.build(cfg.test_dataloader.dataset)[0]])
+    with torch.no_grad():
+        expected = model.test_step(batch)[0].pred_instances
+        got = bf16.test_step(batch)[0].pred_instances
+    assert len(expected) >= 20
+    # the best-scored boxes of fp32 are found by bf16 too (bf16 rounds to 3 digits)
+    for box in expected.bboxes[:10]:
+        assert (got.bboxes - box).abs().max(1).values.min() < 2.0
