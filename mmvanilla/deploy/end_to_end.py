@@ -153,12 +153,10 @@ def dense_candidates(head, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
     return torch.cat(all_boxes, 1), torch.cat(all_scores, 1), torch.cat(all_labels, 1)
 
 
-def roi_features(extractor, feats: Sequence[Tensor], boxes: Tensor) -> Tensor:
-    """``SingleRoIExtractor`` on (B, R, 4) boxes: (B * R, C, S, S) features,
-    each box pooled from the FPN level its size maps to."""
-    rois = boxes.flatten(0, 1)
-    image = (_filled(boxes[:, :, 0], 1).cumsum(0) - 1).flatten()
-    rois5 = torch.cat([image[:, None], rois], 1)
+def roi_features(extractor, feats: Sequence[Tensor], rois: Tensor, image: Tensor) -> Tensor:
+    """``SingleRoIExtractor`` on (N, 4) boxes of images ``image`` (N,): (N, C,
+    S, S) features, each box pooled from the FPN level its size maps to."""
+    rois5 = torch.cat([image.to(rois.dtype)[:, None], rois], 1)
     num_levels = len(extractor.featmap_strides)
     scale = torch.sqrt((rois[:, 2] - rois[:, 0]) * (rois[:, 3] - rois[:, 1]))
     level = torch.floor(torch.log2(scale / extractor.finest_scale + 1e-6)).clamp(0, num_levels - 1)
@@ -205,7 +203,8 @@ class EndToEndDetector(nn.Module):
                                                  None if self.with_mask else scale_factor)
         if not self.with_mask:
             return boxes, scores, labels
-        return _rescale(boxes, scale_factor), scores, labels, self._masks(feats, boxes, labels)
+        return (_rescale(boxes, scale_factor), scores, labels,
+                self._masks(feats, boxes, scores, labels))
 
     def _proposals(self, feats, image_shape) -> Tuple[Tensor, Tensor]:
         head = self.detector.rpn_head
@@ -226,8 +225,9 @@ class EndToEndDetector(nn.Module):
         cfg, bbox_head = roi_head.test_cfg, roi_head.bbox_head
         num_rois, num_classes = proposals.shape[1], bbox_head.num_classes
         extractor = roi_head.bbox_roi_extractor
+        image = (_filled(proposals[:, :, 0], 1).cumsum(0) - 1).flatten()
         cls_score, bbox_pred = bbox_head(
-            roi_features(extractor, feats[:extractor.num_inputs], proposals))
+            roi_features(extractor, feats[:extractor.num_inputs], proposals.flatten(0, 1), image))
         scores = cls_score.softmax(-1)[:, :num_classes].unflatten(0, (-1, num_rois))
         scores = torch.where(valid[..., None], scores, _filled(scores, -1)).flatten(1)
         deltas = bbox_pred.unflatten(0, (-1, num_rois)).unflatten(-1, (-1, 4))
@@ -240,15 +240,23 @@ class EndToEndDetector(nn.Module):
         return batched_nms(boxes, scores, labels, cfg.nms.iou_threshold, cfg.score_thr,
                            cfg.max_per_img)
 
-    def _masks(self, feats, boxes: Tensor, labels: Tensor) -> Tensor:
+    def _masks(self, feats, boxes: Tensor, scores: Tensor, labels: Tensor) -> Tensor:
+        """(B, K, M, M) mask probabilities of the K detection rows; the mask
+        head runs on the real detections only (score > 0), as mmdet's."""
         roi_head = self.detector.roi_head
         extractor = roi_head.mask_roi_extractor
-        preds = roi_head.mask_head(roi_features(extractor, feats[:extractor.num_inputs], boxes))
+        rows = boxes.shape[1]
+        index = torch.nonzero(scores.flatten() > 0)[:, 0]
+        image = torch.div(index, rows, rounding_mode='floor')
+        preds = roi_head.mask_head(roi_features(
+            extractor, feats[:extractor.num_inputs], boxes.flatten(0, 1)[index], image))
         channel = (_filled(labels, 0) if roi_head.mask_head.class_agnostic
-                   else labels).flatten()
+                   else labels).flatten()[index]
         size = preds.shape[-2:]
         preds = torch.gather(preds, 1, channel[:, None, None, None].expand(-1, 1, *size))
-        return preds.sigmoid().unflatten(0, (-1, boxes.shape[1]))[:, :, 0]
+        masks = _filled(scores.flatten()[:, None, None].expand(-1, *size), 0)
+        masks = masks.index_put((index,), preds.sigmoid()[:, 0])
+        return masks.unflatten(0, (-1, rows))
 
 
 def check_end_to_end(detector: nn.Module) -> None:

@@ -154,3 +154,17 @@ def test_detectors_the_graph_cannot_express_are_refused(shapes_root):
     with pytest.raises(ConfigError, match=r'RetinaNet-style and \(Mask/Faster\) R-CNN.*'
                        'only DeltaXYWHBBoxCoder without add_ctr_clamp.*nms_pre must be > 0'):
         check_end_to_end(model)
+
+
+def test_no_detection_runs_no_mask_head_and_breaks_no_engine(shapes_root, tmp_path):
+    # the mask head runs on the real detections only: here none (score_thr 1)
+    import openvino as ov
+    model, cfg = tiny_detector(shapes_root, 'mask_rcnn', ['model.test_cfg.rcnn.score_thr=1.0'])
+    inputs = end_to_end_inputs(val_batch(model, cfg, [0, 1]))
+    export_end_to_end(model, inputs, str(tmp_path / 'model.onnx'))
+    compiled = ov.Core().compile_model(str(tmp_path / 'model.onnx'), 'CPU',
+                                       {'INFERENCE_PRECISION_HINT': 'f32'})
+    by_openvino = {out.get_any_name(): np.array(v) for out, v in compiled(inputs).items()}
+    for out in (run_onnx(tmp_path / 'model.onnx', inputs), by_openvino):
+        assert out['masks'].shape == (2, 100, 28, 28)
+        assert not out['scores'].any() and not out['masks'].any()
