@@ -49,6 +49,8 @@ def translate(error: BaseException) -> Optional[MMVanillaError]:
     """
     if isinstance(error, MMVanillaError):
         return error
+    if type(error).__name__ == 'RuntimeInputError':  # mmvanilla_runtime's user errors
+        return ConfigError(str(error))
     match = _UNREADABLE_IMAGE.search(str(error))
     if match:
         return DatasetError(

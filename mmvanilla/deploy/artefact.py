@@ -32,15 +32,21 @@ def preprocess_spec(cfg: Config) -> dict:
                                                                  'PackDetInputs')]
     kinds = [step['type'] for step in steps]
     resize = steps[1] if len(steps) == 2 else None
+    prep = cfg.model.data_preprocessor
     if kinds[:1] != ['LoadImageFromFile'] or resize is None or resize['type'] != 'Resize' \
             or 'scale' not in resize or resize.get('interpolation', 'bilinear') != 'bilinear' \
             or resize.get('backend', 'cv2') != 'cv2' \
-            or steps[0].get('color_type', 'color') != 'color':
+            or steps[0].get('color_type', 'color') != 'color' \
+            or steps[0].get('to_float32', False) \
+            or steps[0].get('imdecode_backend', 'cv2') != 'cv2' \
+            or prep.get('type', 'DetDataPreprocessor').split('.')[-1] != 'DetDataPreprocessor' \
+            or prep.get('rgb_to_bgr', False):
         raise ConfigError(
             f'the deployed runtime prepares images as LoadImageFromFile (colour, cv2) then '
-            f'Resize(scale=..., keep_ratio=..., bilinear): the config\'s test pipeline is '
-            f'{kinds}; change test_dataloader.dataset.pipeline (or --cfg-options)')
-    prep = cfg.model.data_preprocessor
+            f'Resize(scale=..., keep_ratio=..., bilinear) and DetDataPreprocessor '
+            f'(mean/std, bgr_to_rgb, padding): the config\'s test pipeline is {kinds} '
+            f'(with {prep.get("type", "DetDataPreprocessor")}); change '
+            'test_dataloader.dataset.pipeline (or --cfg-options)')
     scale = resize['scale']
     if isinstance(scale, (int, float)) or len(scale) != 2:
         raise ConfigError(f'Resize scale must be (width, height) to deploy, got {scale!r}')
@@ -117,7 +123,9 @@ def write_artefact(model: nn.Module, cfg: Config, folder: str, precision: str,
     num_classes = (model.roi_head.bbox_head.num_classes if network.two_stage
                    else model.bbox_head.num_classes)
     if len(classes) != num_classes:
-        classes = classes[:num_classes] + [str(i) for i in range(len(classes), num_classes)]
+        raise ConfigError(f'the detector has {num_classes} classes and the test set names '
+                          f'{len(classes)}: set test_dataloader.dataset.metainfo.classes to '
+                          'its class names (the runtime reports them)')
     test_cfg = model.roi_head.test_cfg if network.two_stage else model.bbox_head.test_cfg
     description = dict(
         format=FORMAT, format_version=FORMAT_VERSION, model=MODEL_NAME, precision=precision,

@@ -170,6 +170,16 @@ def roi_features(extractor, feats: Sequence[Tensor], rois: Tensor, image: Tensor
     return out
 
 
+def _drop_small(boxes: Tensor, scores: Tensor, cfg) -> Tensor:
+    """Scores with -1 (below any threshold) for boxes not wider and taller
+    than ``min_bbox_size`` where the test config sets one (mmdet's filter)."""
+    min_size = cfg.get('min_bbox_size', -1)
+    if min_size < 0:
+        return scores
+    sizes = boxes[..., 2:] - boxes[..., :2]
+    return torch.where((sizes > min_size).all(-1), scores, _filled(scores, -1))
+
+
 def _rescale(boxes: Tensor, scale_factor: Tensor) -> Tensor:
     return boxes / scale_factor.repeat(1, 2)[:, None, :].to(boxes.dtype)
 
@@ -196,7 +206,8 @@ class EndToEndDetector(nn.Module):
             boxes, scores, labels = dense_candidates(
                 head, *head(feats), grid_anchors(head.prior_generator, feats), cfg.nms_pre,
                 image_shape)
-            return batched_nms(_rescale(boxes, scale_factor), scores, labels,
+            boxes = _rescale(boxes, scale_factor)
+            return batched_nms(boxes, _drop_small(boxes, scores, cfg), labels,
                                cfg.nms.iou_threshold, cfg.score_thr, cfg.max_per_img)
         proposals, valid = self._proposals(feats, image_shape)
         boxes, scores, labels = self._detections(feats, proposals, valid, image_shape,
@@ -212,12 +223,8 @@ class EndToEndDetector(nn.Module):
         boxes, scores, levels = dense_candidates(
             head, *head(feats), grid_anchors(head.prior_generator, feats), cfg.nms_pre,
             image_shape, level_labels=True)
-        min_size = cfg.get('min_bbox_size', -1)
-        if min_size >= 0:
-            sizes = boxes[..., 2:] - boxes[..., :2]
-            scores = torch.where((sizes > min_size).all(-1), scores, _filled(scores, -1))
-        boxes, scores, _ = batched_nms(boxes, scores, levels, cfg.nms.iou_threshold, -0.5,
-                                       cfg.max_per_img)
+        boxes, scores, _ = batched_nms(boxes, _drop_small(boxes, scores, cfg), levels,
+                                       cfg.nms.iou_threshold, -0.5, cfg.max_per_img)
         return boxes, scores > 0
 
     def _detections(self, feats, proposals, valid, image_shape, scale_factor):
@@ -274,12 +281,18 @@ def check_end_to_end(detector: nn.Module) -> None:
             if bbox_head.reg_class_agnostic or bbox_head.custom_cls_channels:
                 problems.append('a class-agnostic or custom-activation bbox head')
             _check_coder(bbox_head.bbox_coder, 'roi_head.bbox_head', problems)
+            _check_nms(roi_head.test_cfg, 'test_cfg.rcnn', problems)
+            if roi_head.with_mask and (type(roi_head.mask_head).__name__ != 'FCNMaskHead'
+                                       or roi_head.test_cfg.mask_thr_binary < 0):
+                problems.append('roi_head.mask_head: only FCNMaskHead, mask_thr_binary >= 0')
             for name in ('bbox_roi_extractor', 'mask_roi_extractor'):
                 extractor = getattr(roi_head, name, None)
-                if extractor is not None and any(
-                        type(layer).__name__ != 'RoIAlign' or layer.pool_mode != 'avg'
-                        for layer in extractor.roi_layers):
-                    problems.append(f'roi_head.{name}: only RoIAlign with pool_mode="avg"')
+                if extractor is not None and (
+                        type(extractor).__name__ != 'SingleRoIExtractor'
+                        or any(type(layer).__name__ != 'RoIAlign' or layer.pool_mode != 'avg'
+                               for layer in extractor.roi_layers)):
+                    problems.append(f'roi_head.{name}: only SingleRoIExtractor with '
+                                    'RoIAlign pool_mode="avg"')
     elif hasattr(detector, 'bbox_head'):
         heads['bbox_head'] = detector.bbox_head
     else:
@@ -293,12 +306,22 @@ def check_end_to_end(detector: nn.Module) -> None:
             problems.append(f'{name}: only sigmoid class scores without score factors')
         _check_coder(head.bbox_coder, name, problems)
         cfg = detector.test_cfg.rpn if name == 'rpn_head' else head.test_cfg
+        where = 'test_cfg.rpn' if name == 'rpn_head' else 'test_cfg'
         if cfg.get('nms_pre', -1) <= 0:
-            problems.append(f'{name}: test_cfg nms_pre must be > 0 (a static candidate count)')
+            problems.append(f'{name}: {where}.nms_pre must be > 0 (a static candidate count)')
+        elif cfg.max_per_img > cfg.nms_pre * len(head.prior_generator.strides):
+            problems.append(f'{name}: {where}.max_per_img must be <= nms_pre x levels')
+        _check_nms(cfg, where, problems)
     if problems:
         raise ConfigError('the end-to-end export covers RetinaNet-style and (Mask/Faster) '
                           'R-CNN detectors as mmdet configures them; this one has: '
                           + '; '.join(problems))
+
+
+def _check_nms(cfg, where: str, problems: List[str]) -> None:
+    nms = cfg.get('nms') or {}
+    if nms.get('type', 'nms') != 'nms' or nms.get('class_agnostic', False):
+        problems.append(f'{where}.nms: only type="nms", per class')
 
 
 def _check_coder(coder, name: str, problems: List[str]) -> None:

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from mmvanilla.apis.detector import build_detector
-from mmvanilla.deploy.artefact import end_to_end_inputs, export_end_to_end
+from mmvanilla.apis.deployment import example_inputs
+from mmvanilla.deploy.artefact import end_to_end_inputs, export_end_to_end, preprocess_spec
 from mmvanilla.deploy.end_to_end import batched_nms, check_end_to_end
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.errors import ConfigError
@@ -53,16 +54,23 @@ def run_onnx(path, inputs):
 @pytest.fixture(scope='module', params=['retinanet', 'mask_rcnn'])
 def exported(request, shapes_root, tmp_path_factory):
     """(kind, model, batch of 2 val images, mmdet's predictions, ONNX path)."""
-    # max_per_img: no cut among the many near-equal scores of random weights
+    # max_per_img: no cut among the many near-equal scores of random weights;
+    # 320x256 images resized to 375x300 (scale factor 1.17), padded to 384x384:
+    # anchors wholly in the padding clip to empty boxes, which mmdet drops
     model, cfg = tiny_detector(shapes_root, request.param, [
         'model.test_cfg.max_per_img=1000' if request.param == 'retinanet'
-        else 'model.test_cfg.rcnn.max_per_img=100'])
+        else 'model.test_cfg.rcnn.max_per_img=100',
+        'test_dataloader.dataset.pipeline.1.scale=(400,300)',
+        'model.data_preprocessor.pad_size_divisor=128'])
     batch = val_batch(model, cfg, [0, 1])
+    assert batch['inputs'].shape[-2:] == (384, 384)
+    assert batch['data_samples'][0].metainfo['img_shape'] == (300, 375)
     with torch.no_grad():
         expected = [s.pred_instances for s in
                     model.predict(batch['inputs'], batch['data_samples'], rescale=True)]
     path = tmp_path_factory.mktemp(request.param) / 'model.onnx'
-    export_end_to_end(model, end_to_end_inputs(batch), str(path))
+    # traced as tools/deploy.py does: at the config's scale (400x300, padded 512x384)
+    export_end_to_end(model, example_inputs(preprocess_spec(cfg)), str(path))
     return request.param, model, batch, expected, path
 
 
