@@ -83,6 +83,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except RuntimeInputError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    except OSError as e:  # a folder that cannot be listed, a full disk, ...
+        print(f'error: {e.filename or ""}: {e.strerror or e}', file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print('interrupted: nothing written', file=sys.stderr)
         return 130

@@ -66,6 +66,10 @@ class Artefact:
                            preprocess=dict(desc['preprocess']), outputs=list(desc['outputs']),
                            mask_threshold=desc.get('mask_threshold'), description=desc)
             _check_preprocess(artefact.preprocess)
+            if not all(isinstance(c, str) for c in artefact.classes) or not artefact.classes:
+                raise ValueError('classes must be a list of names')
+            if 'masks' in artefact.outputs:
+                float(artefact.mask_threshold)
         except (KeyError, TypeError, ValueError) as e:
             raise RuntimeInputError(f'{path!r} is incomplete or malformed ({e!r}): run '
                                     'tools/deploy.py again') from None
@@ -74,12 +78,13 @@ class Artefact:
         if desc.get('inputs') != INPUTS or artefact.outputs[:3] != ['boxes', 'scores', 'labels']:
             raise RuntimeInputError(f'{path!r}: inputs {desc.get("inputs")} / outputs '
                                     f'{artefact.outputs} are not this format\'s')
+        check_model_size(artefact)
         return artefact
 
 
 def _model_path(folder: str, name: str) -> str:
-    if not isinstance(name, str) or osp.basename(name) != name:
-        raise ValueError(f'model must be a file name in the folder, got {name!r}')
+    if not isinstance(name, str) or osp.basename(name) != name or not name.endswith('.onnx'):
+        raise ValueError(f'model must be an .onnx file name in the folder, got {name!r}')
     path = osp.join(folder, name)
     if not osp.isfile(path):
         raise RuntimeInputError(f'{folder!r} lacks its model file {name!r}: the folder is '
@@ -88,11 +93,25 @@ def _model_path(folder: str, name: str) -> str:
     return path
 
 
+def check_model_size(artefact: 'Artefact') -> None:
+    """Refuse a model file that is not the one its description was written
+    with (a folder half-replaced by another deployment)."""
+    expected = artefact.description.get('model_bytes')
+    if expected is not None and osp.getsize(artefact.model) != expected:
+        raise RuntimeInputError(
+            f'{artefact.model!r} ({osp.getsize(artefact.model)} bytes) is not the model '
+            f'{DESCRIPTION} describes ({expected} bytes): the folder mixes two deployments; '
+            'run tools/deploy.py again')
+
+
 def check_external_data(model_path: str) -> None:
     """Refuse a model whose external-data files lie outside its folder."""
     folder = osp.realpath(osp.dirname(model_path))
-    with open(model_path, 'rb') as f:
-        data = f.read()
+    try:
+        with open(model_path, 'rb') as f:
+            data = f.read()
+    except OSError as e:
+        raise RuntimeInputError(f'{model_path!r} cannot be read: {e.strerror or e}') from None
     try:
         locations = external_locations(data)
     except ValueError as e:
@@ -111,7 +130,10 @@ def check_external_data(model_path: str) -> None:
 
 def _check_preprocess(p: dict) -> None:
     resize = p['resize']
-    if len(resize['scale']) != 2 or resize.get('interpolation', 'bilinear') != 'bilinear':
+    if len(resize['scale']) != 2 or resize.get('interpolation', 'bilinear') != 'bilinear' \
+            or not isinstance(resize['keep_ratio'], bool) or not isinstance(p['to_rgb'], bool):
         raise ValueError(f'resize {resize}')
+    [float(v) for v in list(resize['scale']) + list(p['mean']) + list(p['std'])]
+    float(p['pad_value'])
     if len(p['mean']) != 3 or len(p['std']) != 3 or int(p['pad_size_divisor']) < 1:
         raise ValueError('mean/std/pad_size_divisor')

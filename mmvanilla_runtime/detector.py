@@ -7,6 +7,7 @@ import numpy as np
 
 from .artefact import Artefact
 from .engines import open_engine
+from .errors import RuntimeInputError
 from .masks import encode_rle, paste_mask
 from .preprocess import prepare_batch, read_image
 
@@ -21,7 +22,12 @@ class Detector:
 
     def __init__(self, folder: str, engine: str = 'openvino'):
         self.artefact = Artefact.load(folder)
-        self.run = open_engine(self.artefact.model, self.artefact.precision, engine)
+        self.run, names = open_engine(self.artefact.model, self.artefact.precision, engine)
+        if names != self.artefact.outputs:
+            raise RuntimeInputError(
+                f'{self.artefact.model!r} has outputs {names}, its description '
+                f'{self.artefact.outputs}: the folder mixes two deployments; run '
+                'tools/deploy.py again')
 
     def raw_outputs(self, images: List[np.ndarray]):
         """The model's inputs and outputs for a batch of BGR images."""
@@ -38,6 +44,9 @@ class Detector:
             detections = []
             for k in keep:
                 label = int(out['labels'][i][k])
+                if not 0 <= label < len(self.artefact.classes):
+                    raise RuntimeInputError(f'the model gave class {label}; its description '
+                                            f'names {len(self.artefact.classes)} classes')
                 det = dict(box=out['boxes'][i][k].astype(float).tolist(),
                            score=float(out['scores'][i][k]), label=label,
                            category=self.artefact.classes[label])

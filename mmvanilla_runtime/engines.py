@@ -1,7 +1,6 @@
 """The inference engines an artefact runs on: OpenVINO (default) and ONNX
 Runtime, behind one call: inputs by name in, outputs by name out."""
-import os
-from typing import Callable, Dict
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -9,11 +8,24 @@ from .cpu import cpu_has_native_bf16
 from .errors import RuntimeInputError
 
 ENGINES = ('openvino', 'onnxruntime')
-#: Set to 1 to run bf16 where the CPU lacks it (emulated, slow): to measure
-#: the accuracy of a bf16 deployment on a machine that cannot run it fast.
-EMULATED_BF16_ENV = 'MMVANILLA_EMULATED_BF16'
 
 Run = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
+
+
+def _guarded(engine: str, model: str, run: Run) -> Run:
+    """``run`` with the engine's failures as one :class:`RuntimeInputError`."""
+    def guarded(inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        try:
+            return run(inputs)
+        except Exception as e:
+            raise RuntimeInputError(f'{engine} failed running {model!r}: '
+                                    f'{_reason(e)}') from None
+    return guarded
+
+
+def _reason(e: Exception) -> str:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(e).__name__)[:300]  # (the engines' last line says why)
 
 
 def check_precision_runs(precision: str, engine: str, flags=None) -> None:
@@ -23,20 +35,23 @@ def check_precision_runs(precision: str, engine: str, flags=None) -> None:
     if engine != 'openvino':
         raise RuntimeInputError('bf16 artefacts run with --engine openvino (ONNX Runtime has '
                                 'no bf16 CPU kernels); use the fp32 or int8 artefact with it')
-    if not cpu_has_native_bf16(flags) and os.environ.get(EMULATED_BF16_ENV) != '1':
+    if not cpu_has_native_bf16(flags):
+        # (OpenVINO would run fp32 under the bf16 hint: not what was deployed)
         raise RuntimeInputError(
             'this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16 in /proc/cpuinfo): '
-            'deploy fp32 or int8 for it instead (set MMVANILLA_EMULATED_BF16=1 to run it '
-            'emulated anyway, slowly, to check its accuracy)')
+            'deploy fp32 or int8 for it instead')
 
 
-def open_engine(model: str, precision: str, engine: str = 'openvino') -> Run:
-    """A function running ``model`` on the CPU with ``engine`` in ``precision``."""
+def open_engine(model: str, precision: str, engine: str = 'openvino'
+                ) -> Tuple[Run, List[str]]:
+    """A function running ``model`` on the CPU with ``engine`` in
+    ``precision``, and the model's output names."""
     if engine not in ENGINES:
         raise RuntimeInputError(f'--engine must be one of {", ".join(ENGINES)}, got {engine!r}')
     check_precision_runs(precision, engine)
     try:
-        return (_openvino if engine == 'openvino' else _onnxruntime)(model, precision)
+        run, names = (_openvino if engine == 'openvino' else _onnxruntime)(model, precision)
+        return _guarded(engine, model, run), names
     except ImportError:
         package = 'openvino' if engine == 'openvino' else 'onnxruntime'
         raise RuntimeInputError(f'{engine} is not installed: pip install {package} (or '
@@ -44,12 +59,10 @@ def open_engine(model: str, precision: str, engine: str = 'openvino') -> Run:
     except RuntimeInputError:
         raise
     except Exception as e:  # the engine's own refusal of a model file
-        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        reason = lines[-1] if lines else type(e).__name__  # (the engines' last line says why)
-        raise RuntimeInputError(f'{engine} cannot load {model!r}: {reason[:300]}') from None
+        raise RuntimeInputError(f'{engine} cannot load {model!r}: {_reason(e)}') from None
 
 
-def _openvino(model: str, precision: str) -> Run:
+def _openvino(model: str, precision: str) -> Tuple[Run, List[str]]:
     import openvino as ov
     core = ov.Core()
     # OpenVINO runs non-quantized operations in bf16 by default on CPUs with
@@ -62,10 +75,10 @@ def _openvino(model: str, precision: str) -> Run:
     def run(inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         results = request.infer(inputs)
         return {name: np.array(results[out]) for name, out in zip(names, compiled.outputs)}
-    return run
+    return run, names
 
 
-def _onnxruntime(model: str, precision: str) -> Run:
+def _onnxruntime(model: str, precision: str) -> Tuple[Run, List[str]]:
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.log_severity_level = 3  # its notes about initialisers are not the user's
@@ -74,4 +87,4 @@ def _onnxruntime(model: str, precision: str) -> Run:
 
     def run(inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         return dict(zip(names, session.run(names, inputs)))
-    return run
+    return run, names

@@ -8,16 +8,19 @@ lists them so the runtime can refuse those outside the artefact folder.
 """
 from typing import Iterator, List, Tuple
 
-# Field numbers (onnx.proto): ModelProto.graph=7, .functions=25;
+# Field numbers (onnx.proto): ModelProto.graph=7, .training_info=20, .functions=25;
+# TrainingInfoProto.initialization=1, .algorithm=2;
 # GraphProto.node=1, .initializer=5, .sparse_initializer=15;
-# NodeProto.attribute=5; FunctionProto.node=7; AttributeProto.t=5, .g=6,
+# NodeProto.attribute=5; FunctionProto.node=7, .attribute_proto=11;
+# AttributeProto.t=5, .g=6,
 # .tensors=10, .graphs=11, .sparse_tensor=22, .sparse_tensors=23;
 # SparseTensorProto.values=1, .indices=2; TensorProto.external_data=13;
 # StringStringEntryProto.key=1, .value=2.
 _MESSAGES = {
-    'model': {7: 'graph', 25: 'function'},
+    'model': {7: 'graph', 20: 'training', 25: 'function'},
+    'training': {1: 'graph', 2: 'graph'},
     'graph': {1: 'node', 5: 'tensor', 15: 'sparse'},
-    'function': {7: 'node'},
+    'function': {7: 'node', 11: 'attribute'},
     'node': {5: 'attribute'},
     'attribute': {5: 'tensor', 6: 'graph', 10: 'tensor', 11: 'graph', 22: 'sparse',
                   23: 'sparse'},

@@ -50,12 +50,17 @@ def prepare(args, precision: str):
     return model, cfg, meta, example, calibration
 
 
-def engine_versions() -> Dict[str, str]:
-    """onnxruntime's and OpenVINO's versions, or one message to install them."""
-    try:
-        import onnxruntime
-        import openvino
-    except ImportError as e:
-        raise ConfigError(f'{e.name} is not installed: pip install -e ".[deploy]" '
-                          '(tools/setup_env.sh installs it)') from None
-    return dict(onnxruntime=onnxruntime.__version__, openvino=openvino.__version__)
+def engine_versions(required: bool = True) -> Dict[str, str]:
+    """The versions of onnx, ONNX Runtime and OpenVINO (INT8 quantization
+    needs them all); ``required``: one message to install a missing one,
+    else only those installed."""
+    import importlib
+    versions = {}
+    for name in ('onnx', 'onnxruntime', 'openvino'):
+        try:
+            versions[name] = importlib.import_module(name).__version__
+        except ImportError:
+            if required:
+                raise ConfigError(f'{name} is not installed: pip install -e ".[deploy]" '
+                                  '(tools/setup_env.sh installs it)') from None
+    return versions

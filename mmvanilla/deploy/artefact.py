@@ -17,6 +17,7 @@ from mmvanilla.utils.errors import ConfigError
 from mmvanilla_runtime.artefact import DESCRIPTION, FORMAT, FORMAT_VERSION, INPUTS
 
 MODEL_NAME = 'model.onnx'
+#: pipeline.json last: it marks a folder complete (utils.paths.staged_folder)
 ARTEFACT_FILES = (MODEL_NAME, DESCRIPTION)
 OPSET = 17  # RoiAlign's half-pixel mode needs >= 16
 
@@ -128,7 +129,8 @@ def write_artefact(model: nn.Module, cfg: Config, folder: str, precision: str,
                           'its class names (the runtime reports them)')
     test_cfg = model.roi_head.test_cfg if network.two_stage else model.bbox_head.test_cfg
     description = dict(
-        format=FORMAT, format_version=FORMAT_VERSION, model=MODEL_NAME, precision=precision,
+        format=FORMAT, format_version=FORMAT_VERSION, model=MODEL_NAME,
+        model_bytes=osp.getsize(path), precision=precision,
         inputs=list(INPUTS), outputs=list(network.output_names), classes=classes,
         preprocess=spec,
         mask_threshold=float(test_cfg.mask_thr_binary) if network.with_mask else None,

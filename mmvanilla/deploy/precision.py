@@ -12,7 +12,6 @@ from torch import nn
 
 from mmvanilla.utils import cpu
 from mmvanilla.utils.errors import ConfigError
-from mmvanilla_runtime.engines import EMULATED_BF16_ENV
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,9 @@ TABLE: Dict[str, Precision] = {p.name: p for p in (
 )}
 PRECISIONS = tuple(TABLE)
 DESCRIPTIONS = {name: p.runs for name, p in TABLE.items()}
+#: Set to 1 to run bf16 (PyTorch) where the CPU lacks it (emulated, slow): to
+#: measure the accuracy of a bf16 deployment on a machine that cannot run it fast.
+EMULATED_BF16_ENV = 'MMVANILLA_EMULATED_BF16'
 #: Config key, written by tools/quantize.py: the INT8 artefact folder
 #: (model.onnx and pipeline.json), relative to the config file.
 INT8_ARTEFACT_KEY = 'int8_artefact'

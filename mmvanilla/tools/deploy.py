@@ -44,11 +44,11 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     creatable_dir(args.out_dir, 'output folder')
-    names = ARTEFACT_FILES + (REPORT,)
+    names = (REPORT,) + ARTEFACT_FILES  # (pipeline.json last: staged_folder)
     check_outputs({name: osp.join(args.out_dir, name) for name in names},
                   [args.config, args.checkpoint])
     model, cfg, meta, example, calibration = prepare(args, args.precision)
-    versions = engine_versions()
+    versions = engine_versions(required=False)  # (int8 needed them: prepare)
     if calibration:
         print(f'calibrating on {len(calibration)} training images ...', flush=True)
     with staged_folder(args.out_dir, names) as stage:

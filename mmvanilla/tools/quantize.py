@@ -36,7 +36,7 @@ from mmvanilla.utils.console import stdout_to_log
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla.utils.paths import check_outputs, creatable_dir, staged_folder
 
-OUTPUTS = ARTEFACT_FILES + ('fused.pth', 'config.py', 'quantization.json')
+OUTPUTS = ('fused.pth', 'config.py', 'quantization.json') + ARTEFACT_FILES  # description last
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:

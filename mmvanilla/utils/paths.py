@@ -99,12 +99,18 @@ def check_outputs(outputs: Dict[str, str], inputs: Iterable[str] = ()) -> None:
 def staged_folder(out_dir: str, names: Iterable[str]) -> Iterator[str]:
     """A staging folder on ``out_dir``'s file system; on success each of
     ``names`` written there is moved into ``out_dir`` (created if needed).
-    A failure (or a full disk) leaves ``out_dir`` as it was."""
+    A failure (or a full disk) leaves ``out_dir`` as it was. The last name
+    marks the folder complete: its old copy is removed before the others
+    are replaced and the new one moved in after them, so an interrupted
+    move never leaves new files beside an old marker."""
     ancestor = osp.abspath(out_dir)
     while not osp.isdir(ancestor):
         ancestor = osp.dirname(ancestor)
     with tempfile.TemporaryDirectory(dir=ancestor, prefix='.tmp-stage-') as stage:
         yield stage
         os.makedirs(out_dir, exist_ok=True)
+        names = list(names)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(osp.join(out_dir, names[-1]))
         for name in names:
             os.replace(osp.join(stage, name), osp.join(out_dir, name))

@@ -183,3 +183,25 @@ def test_runtime_requirements_hold_nothing_of_the_training_stack():
              (REPO / 'mmvanilla_runtime' / 'requirements.txt').read_text().splitlines()
              if line.strip() and not line.startswith('#')]
     assert lines == ['numpy', 'opencv-python-headless', 'pycocotools', 'openvino']
+
+
+def test_mixed_or_unloadable_models_are_one_line(deployed, shapes_root, tmp_path, capsys):
+    import onnx
+    from onnx import TensorProto, helper
+    art = _artefact_copy(deployed, tmp_path)
+    images = f'{shapes_root}/val'
+    with open(art / 'model.onnx', 'ab') as f:  # another deployment's model, in effect
+        f.write(b'\0' * 8)
+    one_line(capsys, [art, images, '--out', tmp_path / 'r.json'], 'mixes two deployments')
+    # a well-formed ONNX model with an operator no engine knows
+    graph = helper.make_graph([helper.make_node('NoSuchOp', ['x'], ['y'])], 'g',
+                              [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1])])
+    onnx.save(helper.make_model(graph), str(art / 'model.onnx'))
+    desc = json.loads((art / 'pipeline.json').read_text())
+    desc['model_bytes'] = (art / 'model.onnx').stat().st_size
+    (art / 'pipeline.json').write_text(json.dumps(desc))
+    for engine in ('openvino', 'onnxruntime'):
+        one_line(capsys, [art, images, '--out', tmp_path / 'r.json', '--engine', engine],
+                 f'{engine} cannot load')
+    assert not (tmp_path / 'r.json').exists()
