@@ -15,7 +15,7 @@ MASK_RCNN = REPO / 'configs' / 'mask_rcnn_vanillanet11.py'
 
 def test_mask_rcnn_deploys_in_int8_and_the_runtime_writes_masks(shapes_root, tmp_path):
     options = tiny_detector_options(shapes_root, 'mask_rcnn')
-    model, _, _ = build_detector(str(MASK_RCNN), cfg_options=cli_options(options))
+    model, cfg, _ = build_detector(str(MASK_RCNN), cfg_options=cli_options(options))
     randomize_norms(model)
     torch.save(dict(state_dict=model.state_dict()), tmp_path / 'ckpt.pth')
     out = tmp_path / 'int8'
@@ -33,6 +33,29 @@ def test_mask_rcnn_deploys_in_int8_and_the_runtime_writes_masks(shapes_root, tmp
     from pycocotools import mask as mask_util
     assert sum(int(mask_util.area(dict(e['segmentation'], counts=e['segmentation']['counts']
                                        .encode()))) for e in entries) > 0
+
+    # tools/test.py --precision int8 runs the same artefact in mmdet's loop: its
+    # best detections and masks are the fp32 detector's (INT8 rounding apart)
+    from mmdet.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
+
+    from mmvanilla.deploy.precision import apply_precision
+    from mmvanilla.models import switch_to_deploy
+    from mmdet.structures.bbox import bbox_overlaps as box_iou
+    switch_to_deploy(model)
+    int8, _ = apply_precision(model, 'int8', str(out))
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    batch = pseudo_collate([dataset[0]])
+    with torch.no_grad():
+        expected = model.test_step(batch)[0].pred_instances
+        got = int8.test_step(batch)[0].pred_instances
+    assert got.masks.shape[1:] == expected.masks.shape[1:] == (256, 320)
+    assert len(expected) >= 10 and len(got) >= 10
+    best, twin = box_iou(expected.bboxes[:10], got.bboxes).max(1)
+    assert (best >= 0.5).all() and (best >= 0.9).sum() >= 5, best
+    for k in torch.nonzero(best >= 0.9)[:, 0]:
+        a, b = expected.masks[k], got.masks[twin[k]]
+        assert (a & b).sum() / (a | b).sum().clamp(min=1) >= 0.8
 
 
 def test_what_cannot_be_deployed_is_one_line_and_writes_nothing(
