@@ -11,8 +11,8 @@ def check_single_stage(model: nn.Module, what: str) -> None:
     if not hasattr(model, 'bbox_head') or hasattr(model, 'roi_head'):
         raise ConfigError(
             f'{what} covers single-stage detectors (e.g. RetinaNet): a two-stage '
-            'detector runs NMS and RoIAlign inside its network; use --precision bf16 '
-            'for it, or export the backbone alone')
+            'detector runs NMS and RoIAlign inside its network; export the backbone '
+            'alone, or the whole detector with tools/deploy.py')
 
 
 class DetectorNetwork(nn.Module):

@@ -184,7 +184,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise ConfigError('--precision applies to the fused model: drop --no-fuse (or use '
                           '--compare to time the unfused fp32 model beside it)')
     if args.compare and args.precision == 'int8':
-        raise ConfigError('--precision int8 times tools/quantize.py\'s network, which has no '
+        raise ConfigError('--precision int8 times tools/quantize.py\'s artefact, which has no '
                           'unfused form: drop --compare (benchmark the source config and '
                           'checkpoint with --compare for fused vs unfused fp32)')
     precision = resolve_precision(args.precision, args.device)
