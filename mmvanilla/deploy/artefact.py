@@ -13,6 +13,7 @@ from mmengine.config import Config
 from torch import nn
 
 from mmvanilla.deploy.end_to_end import EndToEndDetector
+from mmvanilla.deploy.precision import TABLE
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla_runtime.artefact import DESCRIPTION, FORMAT, FORMAT_VERSION, INPUTS
 
@@ -130,7 +131,7 @@ def write_artefact(model: nn.Module, cfg: Config, folder: str, precision: str,
     test_cfg = model.roi_head.test_cfg if network.two_stage else model.bbox_head.test_cfg
     description = dict(
         format=FORMAT, format_version=FORMAT_VERSION, model=MODEL_NAME,
-        model_bytes=osp.getsize(path), precision=precision,
+        model_bytes=osp.getsize(path), precision=precision, runs=TABLE[precision].artefact,
         inputs=list(INPUTS), outputs=list(network.output_names), classes=classes,
         preprocess=spec,
         mask_threshold=float(test_cfg.mask_thr_binary) if network.with_mask else None,

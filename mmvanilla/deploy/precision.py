@@ -28,26 +28,37 @@ class Precision:
             end-to-end INT8 artefact of tools/quantize.py, wrapped around the
             detector by :class:`DeployedDetector`).
         refusal: The message where it may not run, by device.
+        artefact: What ``tools/deploy.py --precision`` makes of it ('' where it
+            makes none): the artefact's own precision rule, written into its
+            ``pipeline.json``.
     """
     name: str
     runs: str
     devices: Tuple[str, ...]
     applied: str
     refusal: str = ''
+    artefact: str = ''
 
 
 TABLE: Dict[str, Precision] = {p.name: p for p in (
     Precision('fp32', 'backbone, neck and head in fp32; post-processing in fp32',
-              ('cpu', 'cuda'), 'as is'),
+              ('cpu', 'cuda'), 'as is',
+              artefact='the fp32 graph; OpenVINO with INFERENCE_PRECISION_HINT=f32, or ONNX '
+              'Runtime'),
     Precision('bf16', 'backbone, neck and dense head in bf16 (on CPU: the backbone\'s '
               'oneDNN plan where oneDNN has bf16, channels-last convs); RoI heads and '
-              'post-processing in fp32', ('cpu', 'cuda'), 'cast'),
+              'post-processing in fp32', ('cpu', 'cuda'), 'cast',
+              artefact='the fp32 graph compiled by OpenVINO with INFERENCE_PRECISION_HINT='
+              'bf16: every layer in bf16, RoI heads included (CPUs with avx512_bf16 or '
+              'AMX)'),
     Precision('int8', 'the end-to-end graph (tools/deploy.py): backbone, neck and heads in '
               'INT8 (QDQ ONNX from ONNX Runtime static quantization), anchors, box decoding, '
               'NMS and RoIAlign in fp32, run by OpenVINO', ('cpu',), 'artefact',
               refusal='--precision int8 runs on CPU (OpenVINO): hide the GPU '
               '(CUDA_VISIBLE_DEVICES= , or --device cpu where a tool has it), or use '
-              '--precision fp16 on CUDA'),
+              '--precision fp16 on CUDA',
+              artefact='the QDQ graph: backbone, neck and heads INT8, post-processing fp32; '
+              'OpenVINO (f32 elsewhere) or ONNX Runtime'),
     Precision('fp16', 'backbone, neck and dense head in fp16 (CUDA); RoI heads and '
               'post-processing in fp32', ('cuda',), 'cast',
               refusal='--precision fp16 is for CUDA devices; on CPU use --precision bf16 '

@@ -24,10 +24,11 @@ from typing import List, Optional
 from mmvanilla.apis.config import command_line, model_tool_parser
 from mmvanilla.apis.deployment import add_calibration_arg, engine_versions, prepare
 from mmvanilla.deploy.artefact import ARTEFACT_FILES, write_artefact
+from mmvanilla.deploy.precision import TABLE
 from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.paths import check_outputs, creatable_dir, staged_folder
 
-PRECISIONS = ('fp32', 'bf16', 'int8')
+PRECISIONS = tuple(name for name, row in TABLE.items() if row.artefact)
 REPORT = 'deploy.json'
 
 

@@ -53,3 +53,9 @@ def test_precision_hook_refuses_an_unknown_precision():
     with pytest.raises(ConfigError, match="DeployPrecisionHook: precision must be one of "
                                           "fp32, bf16, int8, fp16, got 'int4'"):
         DeployPrecisionHook('int4')
+
+
+def test_the_runtime_reads_every_precision_the_table_deploys():
+    from mmvanilla.deploy.precision import TABLE
+    from mmvanilla_runtime.artefact import PRECISIONS
+    assert PRECISIONS == tuple(name for name, row in TABLE.items() if row.artefact)
