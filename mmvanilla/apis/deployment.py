@@ -7,8 +7,8 @@ import numpy as np
 
 from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.apis.detector import build_detector
-from mmvanilla.deploy.artefact import Inputs, preprocess_spec
-from mmvanilla.deploy.end_to_end import check_end_to_end
+from mmvanilla.deploy.artefact import preprocess_spec
+from mmvanilla.deploy.end_to_end import Inputs, check_end_to_end
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.errors import ConfigError
 

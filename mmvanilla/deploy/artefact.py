@@ -5,14 +5,13 @@ runs without PyTorch or OpenMMLab: ``model.onnx`` (the end-to-end graph of
 import json
 import os.path as osp
 import tempfile
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
-import numpy as np
 import torch
 from mmengine.config import Config
 from torch import nn
 
-from mmvanilla.deploy.end_to_end import EndToEndDetector
+from mmvanilla.deploy.end_to_end import EndToEndDetector, Inputs
 from mmvanilla.deploy.precision import TABLE
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla_runtime.artefact import DESCRIPTION, FORMAT, FORMAT_VERSION, INPUTS
@@ -21,9 +20,6 @@ MODEL_NAME = 'model.onnx'
 #: pipeline.json last: it marks a folder complete (utils.paths.staged_folder)
 ARTEFACT_FILES = (MODEL_NAME, DESCRIPTION)
 OPSET = 17  # RoiAlign's half-pixel mode needs >= 16
-
-Inputs = Dict[str, np.ndarray]
-
 
 def preprocess_spec(cfg: Config) -> dict:
     """What ``mmvanilla_runtime`` must do to an image before the model: the
@@ -72,14 +68,6 @@ def class_names(cfg: Config) -> List[str]:
         dataset_class = DATASETS.get(dataset.get('type', ''))
         classes = getattr(dataset_class, 'METAINFO', {}).get('classes', ())
     return [str(c) for c in classes]
-
-
-def end_to_end_inputs(batch: dict) -> Inputs:
-    """The end-to-end model's inputs from a data preprocessor's output."""
-    metas = [s.metainfo for s in batch['data_samples']]
-    return dict(input=batch['inputs'].float().numpy(),
-                image_shape=np.array([m['img_shape'][:2] for m in metas], np.float32),
-                scale_factor=np.array([m['scale_factor'] for m in metas], np.float32))
 
 
 def export_end_to_end(model: nn.Module, example: Inputs, path: str) -> EndToEndDetector:

@@ -7,7 +7,7 @@ import numpy as np
 from mmengine.config import Config
 from torch import nn
 
-from mmvanilla.deploy.artefact import Inputs, end_to_end_inputs
+from mmvanilla.deploy.end_to_end import Inputs, end_to_end_inputs
 from mmvanilla.utils.errors import DatasetError
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmvanilla.deploy.artefact import end_to_end_inputs
+from mmvanilla.deploy.end_to_end import end_to_end_inputs
 from mmvanilla_runtime.detector import Detector
 from mmvanilla_runtime.masks import paste_mask
 

@@ -24,6 +24,7 @@ box's mask probabilities at the mask head's resolution.
 import math
 from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
 import torch
 import torchvision
 from torch import Tensor, nn
@@ -31,6 +32,15 @@ from torch import Tensor, nn
 from mmvanilla.utils.errors import ConfigError
 
 INPUT_NAMES = ('input', 'image_shape', 'scale_factor')
+Inputs = Dict[str, np.ndarray]
+
+
+def end_to_end_inputs(batch: dict) -> Inputs:
+    """The end-to-end model's inputs from a data preprocessor's output."""
+    metas = [s.metainfo for s in batch['data_samples']]
+    return dict(input=batch['inputs'].float().numpy(),
+                image_shape=np.array([m['img_shape'][:2] for m in metas], np.float32),
+                scale_factor=np.array([m['scale_factor'] for m in metas], np.float32))
 
 
 class _NonMaxSuppression(torch.autograd.Function):

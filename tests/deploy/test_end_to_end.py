@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmvanilla.apis.detector import build_detector
 from mmvanilla.apis.deployment import example_inputs
-from mmvanilla.deploy.artefact import end_to_end_inputs, export_end_to_end, preprocess_spec
-from mmvanilla.deploy.end_to_end import batched_nms, check_end_to_end
+from mmvanilla.apis.detector import build_detector
+from mmvanilla.deploy.artefact import export_end_to_end, preprocess_spec
+from mmvanilla.deploy.end_to_end import batched_nms, check_end_to_end, end_to_end_inputs
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla_runtime.masks import paste_mask

@@ -3,8 +3,8 @@ by OpenVINO) agrees with fp32 on a tiny trained detector."""
 import pytest
 import torch
 
-from mmvanilla.deploy.precision import apply_precision
 from mmvanilla.deploy.calibration import evenly_spaced
+from mmvanilla.deploy.precision import apply_precision
 from tests.deploy.test_reduced_precision import fused_detector
 
 # INT8 activations have 255 steps over each calibrated range, so every

@@ -70,11 +70,11 @@ def test_two_stage_detector_runs_rpn_in_bf16_and_roi_heads_in_fp32(shapes_root):
 def test_bf16_two_stage_detector_detects_as_fp32(shapes_root):
     # the RoI heads read fp32 NCHW maps (mmcv's RoIAlign scrambled channels-last
     # ones: AP 0.001 before)
-    from tests.deploy.test_end_to_end import tiny_detector, val_batch
+    from tests.deploy.test_end_to_end import tiny_detector
     model, cfg = tiny_detector(shapes_root, 'mask_rcnn')
     bf16 = to_reduced_precision(copy.deepcopy(model), torch.bfloat16)
-    from mmengine.dataset import pseudo_collate
     from mmdet.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
     batch = pseudo_collate([DATASETS.build(cfg.test_dataloader.dataset)[0]])
     with torch.no_grad():
         expected = model.test_step(batch)[0].pred_instances

@@ -83,7 +83,8 @@ def test_runtime_preprocessing_is_mmdets(shapes_root):
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
 
-    from mmvanilla.deploy.artefact import end_to_end_inputs, preprocess_spec
+    from mmvanilla.deploy.artefact import preprocess_spec
+    from mmvanilla.deploy.end_to_end import end_to_end_inputs
     from mmvanilla_runtime.preprocess import read_image
     cfg = Config.fromfile(str(CONFIG))
     cfg.test_dataloader.dataset.update(data_root=f'{shapes_root}/', data_prefix=dict(img='val/'),

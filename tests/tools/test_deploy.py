@@ -37,11 +37,11 @@ def test_mask_rcnn_deploys_in_int8_and_the_runtime_writes_masks(shapes_root, tmp
     # tools/test.py --precision int8 runs the same artefact in mmdet's loop: its
     # best detections and masks are the fp32 detector's (INT8 rounding apart)
     from mmdet.registry import DATASETS
+    from mmdet.structures.bbox import bbox_overlaps as box_iou
     from mmengine.dataset import pseudo_collate
 
     from mmvanilla.deploy.precision import apply_precision
     from mmvanilla.models import switch_to_deploy
-    from mmdet.structures.bbox import bbox_overlaps as box_iou
     switch_to_deploy(model)
     int8, _ = apply_precision(model, 'int8', str(out))
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
