@@ -24,10 +24,10 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmvanilla.plugin  # noqa: E402,F401
+from mmvanilla.apis.deployment import deployment_inputs  # noqa: E402
 from mmvanilla.apis.detector import build_detector  # noqa: E402
 from mmvanilla.apis.timing import time_calls  # noqa: E402
 from mmvanilla.deploy.artefact import write_artefact  # noqa: E402
-from mmvanilla.deploy.calibration import calibration_source  # noqa: E402
 from mmvanilla.deploy.precision import apply_precision  # noqa: E402
 from mmvanilla.models import switch_to_deploy  # noqa: E402
 from mmvanilla.runtime import runtime_description  # noqa: E402
@@ -73,15 +73,8 @@ def main() -> None:
             folder = osp.join(tmp, precision)
             os.makedirs(folder)
             start = time.perf_counter()
-            calibration = None
-            if precision == 'int8':
-                indices, load = calibration_source(cfg, model, args.calib_images)
-                calibration = [lambda i=i: load(i) for i in indices]
-            example = calibration[0]() if calibration else None
-            if example is None:
-                from mmvanilla.apis.deployment import example_inputs
-                from mmvanilla.deploy.artefact import preprocess_spec
-                example = example_inputs(preprocess_spec(cfg))
+            example, calibration = deployment_inputs(cfg, model, precision,
+                                                     args.calib_images)
             write_artefact(model, cfg, folder, precision, example, calibration)
             info[precision] = dict(deploy_s=round(time.perf_counter() - start, 1),
                                    model_mb=round(os.path.getsize(

@@ -16,8 +16,7 @@ from typing import List, Optional
 from .detector import Detector, coco_entries
 from .engines import ENGINES
 from .errors import RuntimeInputError
-
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+from .preprocess import IMAGE_EXTENSIONS
 
 
 def image_paths(args: List[str]) -> List[str]:

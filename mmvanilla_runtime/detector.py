@@ -34,15 +34,29 @@ class Detector:
         inputs = prepare_batch(images, self.artefact.preprocess)
         return inputs, self.run(inputs)
 
+    @staticmethod
+    def kept_rows(out: dict, i: int) -> np.ndarray:
+        """Image ``i``'s real detection rows (score > 0), best first: the
+        model's top-k order; the padding rows come after them."""
+        return np.flatnonzero(out['scores'][i] > 0)
+
+    def image_masks(self, out: dict, i: int, rows: np.ndarray, height: int,
+                    width: int) -> np.ndarray:
+        """(len(rows), height, width) bool masks of image ``i``'s ``rows``."""
+        masks = [paste_mask(out['masks'][i][k], out['boxes'][i][k], height, width,
+                            self.artefact.mask_threshold) for k in rows]
+        return np.stack(masks) if masks else np.zeros((0, height, width), bool)
+
     def detect(self, images: List[np.ndarray]) -> List[List[dict]]:
         """Detections of each BGR uint8 image, best first."""
         _, out = self.raw_outputs(images)
         results = []
         for i, image in enumerate(images):
-            keep = np.flatnonzero(out['scores'][i] > 0)
-            keep = keep[np.argsort(-out['scores'][i][keep], kind='stable')]
+            rows = self.kept_rows(out, i)
+            masks = (self.image_masks(out, i, rows, *image.shape[:2])
+                     if self.artefact.with_masks else None)
             detections = []
-            for k in keep:
+            for n, k in enumerate(rows):
                 label = int(out['labels'][i][k])
                 if not 0 <= label < len(self.artefact.classes):
                     raise RuntimeInputError(f'the model gave class {label}; its description '
@@ -50,10 +64,8 @@ class Detector:
                 det = dict(box=out['boxes'][i][k].astype(float).tolist(),
                            score=float(out['scores'][i][k]), label=label,
                            category=self.artefact.classes[label])
-                if self.artefact.with_masks:
-                    det['mask'] = paste_mask(out['masks'][i][k], out['boxes'][i][k],
-                                             image.shape[0], image.shape[1],
-                                             self.artefact.mask_threshold)
+                if masks is not None:
+                    det['mask'] = masks[n]
                 detections.append(det)
             results.append(detections)
         return results

@@ -8,6 +8,9 @@ import numpy as np
 
 from .errors import RuntimeInputError
 
+#: The image files the runtime and tools/infer.py pick from a folder.
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
 
 def read_image(path: str) -> np.ndarray:
     """The image at ``path`` as BGR uint8 (H, W, 3), as mmcv decodes it."""

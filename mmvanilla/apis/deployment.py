@@ -1,7 +1,7 @@
 """What tools/deploy.py and tools/quantize.py share: the fused detector and
 its example and calibration inputs, checked before the slow steps."""
 import argparse
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -28,26 +28,32 @@ def example_inputs(spec: dict) -> Inputs:
                 scale_factor=np.ones((1, 2), np.float32))
 
 
+def deployment_inputs(cfg, model, precision: str, calib_images: int
+                      ) -> Tuple[Inputs, Optional[Sequence[Callable[[], Inputs]]]]:
+    """The traced example and, for int8, the calibration inputs (loaded when
+    called) of the fused ``model``: the first calibration image is the example."""
+    if precision != 'int8':
+        return example_inputs(preprocess_spec(cfg)), None
+    from mmvanilla.deploy.calibration import calibration_source
+    indices, load = calibration_source(cfg, model, calib_images)
+    calibration = [lambda i=i: load(i) for i in indices]
+    return calibration[0](), calibration
+
+
 def prepare(args, precision: str):
     """The fused detector, its config and meta, its example inputs and (int8)
     calibration inputs; every check before the slow steps."""
-    from mmvanilla.deploy.calibration import calibration_source
     if args.calib_images < 1:
         raise ConfigError('--calib-images must be >= 1')
+    if precision == 'int8':
+        engine_versions()  # quantization needs onnx, ONNX Runtime and OpenVINO
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
     check_end_to_end(model)
-    spec = preprocess_spec(cfg)
+    preprocess_spec(cfg)  # (refuses a pipeline the runtime cannot reproduce)
     if precision == 'int8':
         check_datasets(cfg, ['train'])  # the calibration images, up front
-        engine_versions()
     switch_to_deploy(model)
-    calibration: Optional[Sequence[Callable[[], Inputs]]] = None
-    example = example_inputs(spec)
-    if precision == 'int8':
-        indices, load = calibration_source(cfg, model, args.calib_images)
-        calibration = [lambda i=i: load(i) for i in indices]
-        example = calibration[0]()
-    return model, cfg, meta, example, calibration
+    return (model, cfg, meta) + deployment_inputs(cfg, model, precision, args.calib_images)
 
 
 def engine_versions(required: bool = True) -> Dict[str, str]:

@@ -3,13 +3,11 @@ mmengine's test loop: ``tools/test.py`` and ``tools/benchmark.py`` run the
 deployed model through the same runtime a deployment uses."""
 from typing import List
 
-import numpy as np
 import torch
 from torch import nn
 
 from mmvanilla.deploy.end_to_end import end_to_end_inputs
 from mmvanilla_runtime.detector import Detector
-from mmvanilla_runtime.masks import paste_mask
 
 
 class DeployedDetector(nn.Module):
@@ -39,16 +37,13 @@ class DeployedDetector(nn.Module):
         out = self.runtime.run(end_to_end_inputs(batch))
         samples = batch['data_samples']
         for i, sample in enumerate(samples):
-            keep = np.flatnonzero(out['scores'][i] > 0)
-            pred = InstanceData(bboxes=torch.from_numpy(out['boxes'][i][keep]),
-                                scores=torch.from_numpy(out['scores'][i][keep]),
-                                labels=torch.from_numpy(out['labels'][i][keep]))
+            rows = self.runtime.kept_rows(out, i)
+            pred = InstanceData(bboxes=torch.from_numpy(out['boxes'][i][rows]),
+                                scores=torch.from_numpy(out['scores'][i][rows]),
+                                labels=torch.from_numpy(out['labels'][i][rows]))
             if self.runtime.artefact.with_masks:
-                height, width = sample.metainfo['ori_shape'][:2]
-                masks = [paste_mask(out['masks'][i][k], out['boxes'][i][k], height, width,
-                                    self.runtime.artefact.mask_threshold) for k in keep]
-                pred.masks = torch.from_numpy(np.stack(masks) if masks else
-                                              np.zeros((0, height, width), bool))
+                pred.masks = torch.from_numpy(self.runtime.image_masks(
+                    out, i, rows, *sample.metainfo['ori_shape'][:2]))
             sample.pred_instances = pred
         return samples
 

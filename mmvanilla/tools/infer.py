@@ -23,8 +23,8 @@ from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.checkpoint_fit import check_checkpoint_fits
 from mmvanilla.utils.errors import CheckpointError, ConfigError, DatasetError
 from mmvanilla.utils.paths import check_outputs, writable_dir
+from mmvanilla_runtime.preprocess import IMAGE_EXTENSIONS
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def expand_inputs(inputs: List[str]) -> List[str]:

@@ -28,9 +28,9 @@ from mmengine.runner.checkpoint import save_checkpoint
 from mmvanilla.apis.config import command_line, model_tool_parser
 from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.apis.deployment import add_calibration_arg, engine_versions, prepare
-from mmvanilla.deploy.precision import INT8_ARTEFACT_KEY, apply_precision
 from mmvanilla.deploy.artefact import ARTEFACT_FILES, write_artefact
 from mmvanilla.deploy.evaluation import evaluate
+from mmvanilla.deploy.precision import INT8_ARTEFACT_KEY, apply_precision
 from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.console import stdout_to_log
 from mmvanilla.utils.errors import ConfigError
@@ -68,13 +68,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     creatable_dir(args.out_dir, 'output folder')
     check_outputs({name: osp.join(args.out_dir, name) for name in OUTPUTS},
                   [args.config, args.checkpoint])
-    versions = engine_versions()
     logger = MMLogger.get_current_instance()
     # pycocotools' index messages, ONNX Runtime's notes: off the console unless --verbose
     to_log = (contextlib.nullcontext if args.verbose
               else lambda: stdout_to_log(logger, root_logging=True))
     with to_log():
         model, cfg, meta, example, calibration = prepare(args, 'int8')
+    versions = engine_versions(required=False)  # (prepare checked they are there)
     check_datasets(cfg, ['test'])  # the evaluation data, before the slow steps
     # Everything is written to a staging folder and moved into OUT_DIR only
     # once evaluated: a failure leaves OUT_DIR as it was.
