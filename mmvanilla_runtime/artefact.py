@@ -66,7 +66,8 @@ class Artefact:
                            preprocess=dict(desc['preprocess']), outputs=list(desc['outputs']),
                            mask_threshold=desc.get('mask_threshold'), description=desc)
             _check_preprocess(artefact.preprocess)
-            if not all(isinstance(c, str) for c in artefact.classes) or not artefact.classes:
+            if not isinstance(desc['classes'], list) or not artefact.classes \
+                    or not all(isinstance(c, str) for c in artefact.classes):
                 raise ValueError('classes must be a list of names')
             if 'masks' in artefact.outputs:
                 float(artefact.mask_threshold)

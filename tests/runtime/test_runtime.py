@@ -125,6 +125,8 @@ def test_incomplete_or_foreign_artefacts_are_one_line(deployed, shapes_root, tmp
     desc = json.loads((art / 'pipeline.json').read_text())
     (art / 'pipeline.json').write_text(json.dumps(dict(desc, format_version=99)))
     one_line(capsys, [art, image, '--out', out], 'format version 99', 'deploy it again')
+    (art / 'pipeline.json').write_text(json.dumps(dict(desc, classes='abc')))
+    one_line(capsys, [art, image, '--out', out], 'classes must be a list of names')
     (art / 'pipeline.json').write_text('{"format": "mmvanilla-end2end", "format_vers')
     one_line(capsys, [art, image, '--out', out], 'not readable JSON')
     (art / 'pipeline.json').unlink()
