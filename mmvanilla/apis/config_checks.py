@@ -99,8 +99,58 @@ def _polygons_ok(segmentation) -> bool:
         for p in segmentation)
 
 
+def check_class_mapping(classes: Sequence[str], categories: Sequence[str], path: str) -> None:
+    """The dataset's ``classes`` must name categories of the annotation file,
+    each once, in the file's order: mmdet's CocoDataset and CocoMetric number
+    labels in the file's order of the categories they find by name and
+    silently skip names they do not find, so otherwise labels and class names
+    disagree (a renamed or misspelt class trains nothing, a reordered one is
+    reported under another's name)."""
+    names = list(dict.fromkeys(categories))  # (the file's names, each once)
+    shown = ', '.join(map(repr, names[:12])) + (', ...' if len(names) > 12 else '')
+    fix = (f'set dataset.metainfo.classes to category names of {path!r} in its order '
+           f'({shown}), or rename or reorder the file\'s categories so that every split\'s '
+           f'file lists them alike')
+    again = sorted({str(n) for n in categories if n in classes and categories.count(n) > 1})
+    if again:
+        raise DatasetError(f'annotation file {path!r} has more than one category named '
+                           f'{", ".join(again)}: give each category its own name')
+    twice = sorted({str(c) for c in classes if list(classes).count(c) > 1})
+    if twice:
+        raise DatasetError(f'the dataset\'s classes name {", ".join(twice)} more than once: '
+                           f'{fix}')
+    found = [name for name in names if name in classes]
+    missing = [c for c in classes if c not in found]
+    if missing:
+        raise DatasetError(
+            f'annotation file {path!r} has no category named '
+            f'{", ".join(map(repr, missing[:6]))}{", ..." if len(missing) > 6 else ""} '
+            f'({len(missing)} of the dataset\'s {len(classes)} classes), so mmdet would '
+            f'never label {"it" if len(missing) == 1 else "them"}: {fix}')
+    if found != list(classes):
+        i = next(i for i, (a, b) in enumerate(zip(found, classes)) if a != b)
+        raise DatasetError(
+            f'the dataset\'s classes are not in the order of the categories of {path!r} '
+            f'(class {i} is {classes[i]!r}, the file\'s is {found[i]!r}): mmdet numbers '
+            f'labels in the file\'s order, so classes would be reported under each other\'s '
+            f'names: set dataset.metainfo.classes={tuple(found)}')
+
+
+def numbers_labels_by_file_order(dataset: dict) -> bool:
+    """Whether the dataset type numbers its labels as CocoDataset does (the
+    file's order of the categories named by ``classes``); Objects365 and LVIS,
+    for instance, sort or take every category instead."""
+    from mmdet.datasets import CocoDataset
+    from mmdet.registry import DATASETS
+    kind = dataset.get('type')
+    cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+    return isinstance(cls, type) and issubclass(cls, CocoDataset) \
+        and cls.load_data_list is CocoDataset.load_data_list
+
+
 def check_coco_schema(data: dict, path: str, training: bool = False,
-                      classes: Optional[Sequence[str]] = None, min_size: int = 0) -> None:
+                      classes: Optional[Sequence[str]] = None, min_size: int = 0,
+                      label_order: bool = True) -> None:
     """The COCO instances layout that pycocotools and mmdet index without checks.
 
     A file without "annotations" (COCO's image_info_test-dev) is accepted
@@ -133,14 +183,9 @@ def check_coco_schema(data: dict, path: str, training: bool = False,
         images[image['id']] = image
     category_names = {c.get('id'): c.get('name') for c in data['categories']
                       if isinstance(c, dict)}
-    if classes is not None and not set(classes) & set(category_names.values()):
-        names = list(category_names.values())
-        raise DatasetError(
-            f'annotation file {path!r}: none of the dataset\'s {len(classes)} classes '
-            f'({", ".join(map(str, list(classes)[:4]))}{", ..." if len(classes) > 4 else ""}) '
-            f'is one of its categories ({", ".join(map(str, names[:6]))}), so mmdet would '
-            f'find no image: set the dataloaders\' dataset.metainfo.classes='
-            f'({",".join(map(str, names))})')
+    if classes is not None and label_order:
+        check_class_mapping(classes, [c.get('name') for c in data['categories']
+                                      if isinstance(c, dict)], path)
     dropped = dict(crowd=0, tiny=0, outside=0, other_class=0)
     kept_images = set()
     for ann in data['annotations']:
@@ -197,7 +242,7 @@ def check_coco_schema(data: dict, path: str, training: bool = False,
 
 def check_annotation_file(path: str, img_dir: Optional[str] = None,
                           training: bool = False, classes: Optional[Sequence[str]] = None,
-                          min_size: int = 0) -> None:
+                          min_size: int = 0, label_order: bool = True) -> None:
     """A COCO annotation file must exist and list images; small files are
     checked through (:func:`check_coco_schema`, the dataset's ``classes``
     among its categories) and have every listed image file checked for
@@ -224,7 +269,7 @@ def check_annotation_file(path: str, img_dir: Optional[str] = None,
         raise DatasetError(
             f'annotation file {path!r} lists no images: a COCO instances file '
             f'needs "images", "annotations" and "categories"')
-    check_coco_schema(data, path, training, classes, min_size)
+    check_coco_schema(data, path, training, classes, min_size, label_order)
     if img_dir is not None and osp.isdir(img_dir):
         missing = [im.get('file_name') for im in data['images']
                    if not osp.isfile(osp.join(img_dir, str(im.get('file_name'))))]
@@ -238,7 +283,12 @@ def check_annotation_file(path: str, img_dir: Optional[str] = None,
 def check_datasets(cfg: Config, splits: List[str]) -> None:
     """Annotation files and image folders of the given dataloaders exist."""
     for split in splits:
+        metric_classes = None  # (a concatenation's meta is its first dataset's)
+        checked = set()  # (files checked against their dataset's classes)
         for _, ann, img_dir, dataset in _split_datasets(cfg, [split]):
+            classes = dataset_classes(dataset)
+            if metric_classes is None and numbers_labels_by_file_order(dataset):
+                metric_classes = classes
             if img_dir and '://' not in img_dir and not osp.isdir(img_dir):
                 if ann and not osp.isfile(ann):
                     check_annotation_file(ann)  # names the layout and the demo
@@ -249,12 +299,19 @@ def check_datasets(cfg: Config, splits: List[str]) -> None:
                 filter_cfg = dataset.get('filter_cfg') or {}
                 min_size = filter_cfg.get('min_size', 0) if split == 'train' else 0
                 check_annotation_file(ann, img_dir, training=split == 'train',
-                                      classes=dataset_classes(dataset),
-                                      min_size=min_size if _is_number(min_size) else 0)
+                                      classes=classes,
+                                      min_size=min_size if _is_number(min_size) else 0,
+                                      label_order=numbers_labels_by_file_order(dataset))
+                checked.add((osp.abspath(ann), classes))
         evaluator = cfg.get(f'{split}_evaluator')
         for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
-            if isinstance(metric, dict) and metric.get('ann_file'):
-                check_annotation_file(metric['ann_file'])
+            if isinstance(metric, dict) and metric.get('ann_file') and \
+                    (osp.abspath(str(metric['ann_file'])), metric_classes) not in checked:
+                # CocoMetric numbers classes as CocoDataset does (unless it sorts them)
+                coco_order = str(metric.get('type', '')).split('.')[-1] == 'CocoMetric' \
+                    and not metric.get('sort_categories')
+                check_annotation_file(metric['ann_file'], classes=metric_classes,
+                                      label_order=coco_order)
 
 
 def dataset_classes(dataset: dict) -> Optional[Sequence[str]]:

@@ -83,11 +83,28 @@ def test_a_third_party_failure_keeps_its_traceback_in_the_log(shapes_root, tmp_p
     assert 'Traceback' in verbose.stderr and verbose.returncode == 2
 
 
+def test_a_class_named_twice(shapes_root, tmp_path):
+    options = [f'{s}_dataloader.dataset.metainfo.classes=(circle,circle,triangle)'
+               for s in ('train', 'val', 'test')]
+    one_line_error(train(shapes_root, tmp_path, *options),
+                   "the dataset's classes name circle more than once")
+
+
+def test_an_evaluator_file_in_another_order(dataset_copy, tmp_path):  # noqa: F811
+    """The metric numbers classes as the dataset does: its own file counts."""
+    path, data = coco(dataset_copy, 'val')
+    data['categories'].reverse()
+    other = path.with_name('reordered.json')
+    other.write_text(json.dumps(data))
+    one_line_error(train(dataset_copy, tmp_path, f'val_evaluator.ann_file={other}'),
+                   f"of the categories of '{other}'", "(class 0 is 'circle'")
+
+
 def test_classes_that_are_not_in_the_annotation_file(shapes_root, tmp_path):
     options = [f'{s}_dataloader.dataset.metainfo.classes=(cat,dog)' for s in ('train', 'val')]
     one_line_error(train(shapes_root, tmp_path, 'model.bbox_head.num_classes=2', *options),
-                   "none of the dataset's 2 classes (cat, dog) is one of its categories",
-                   'metainfo.classes=(circle,square,triangle)')
+                   "has no category named 'cat', 'dog' (2 of the dataset's 2 classes)",
+                   "in its order ('circle', 'square', 'triangle')")
 
 
 @pytest.mark.parametrize('option, fragment', [
@@ -139,7 +156,17 @@ def _every(key, value):
     (lambda d: d['annotations'][0].update(segmentation=[[1, 2, 3, 4]]),
      ['has a "segmentation" that is neither polygons']),
     (lambda d: [c.update(name=c['name'] + 's') for c in d['categories']],
-     ["none of the dataset's 3 classes (circle, square, triangle) is one of its categories"]),
+     ["has no category named 'circle', 'square', 'triangle' (3 of the dataset's 3 classes)"]),
+    # one misspelt category: mmdet would train the other two and never this one
+    (lambda d: d['categories'][1].update(name='sqare'),
+     ["has no category named 'square' (1 of the dataset's 3 classes), so mmdet would never "
+      "label it", "in its order ('circle', 'sqare', 'triangle')"]),
+    # mmdet numbers labels in the file's order, not the classes' order
+    (lambda d: d['categories'].reverse(),
+     ["are not in the order of the categories", "(class 0 is 'circle', the file's is "
+      "'triangle')", "set dataset.metainfo.classes=('triangle', 'square', 'circle')"]),
+    (lambda d: d['categories'][1].update(name='circle'),
+     ["has more than one category named circle: give each category its own name"]),
 ])
 def test_annotation_fields_nobody_listed(dataset_copy, tmp_path, damage, fragments):  # noqa: F811
     path, data = coco(dataset_copy)
