@@ -59,7 +59,9 @@ def open_engine(model: str, precision: str, engine: str = 'openvino'
     except RuntimeInputError:
         raise
     except Exception as e:  # the engine's own refusal of a model file
-        raise RuntimeInputError(f'{engine} cannot load {model!r}: {_reason(e)}') from None
+        other = [o for o in ENGINES if o != engine][0]
+        hint = '' if precision == 'bf16' else f' (the other engine may: --engine {other})'
+        raise RuntimeInputError(f'{engine} cannot load {model!r}: {_reason(e)}{hint}') from None
 
 
 def _openvino(model: str, precision: str) -> Tuple[Run, List[str]]:

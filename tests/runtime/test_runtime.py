@@ -204,7 +204,7 @@ def test_mixed_or_unloadable_models_are_one_line(deployed, shapes_root, tmp_path
     desc = json.loads((art / 'pipeline.json').read_text())
     desc['model_bytes'] = (art / 'model.onnx').stat().st_size
     (art / 'pipeline.json').write_text(json.dumps(desc))
-    for engine in ('openvino', 'onnxruntime'):
+    for engine, other in (('openvino', 'onnxruntime'), ('onnxruntime', 'openvino')):
         one_line(capsys, [art, images, '--out', tmp_path / 'r.json', '--engine', engine],
-                 f'{engine} cannot load')
+                 f'{engine} cannot load', f'(the other engine may: --engine {other})')
     assert not (tmp_path / 'r.json').exists()
