@@ -8,7 +8,6 @@ import numpy as np
 
 from mmvanilla.utils.errors import ConfigError
 
-
 Calibration = Union[Dict[str, np.ndarray], np.ndarray]
 
 
