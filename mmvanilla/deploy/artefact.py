@@ -106,7 +106,7 @@ def write_artefact(model: nn.Module, cfg: Config, folder: str, precision: str,
         with tempfile.TemporaryDirectory(dir=folder, prefix='.tmp-fp32-') as tmp:
             fp32 = osp.join(tmp, MODEL_NAME)
             network = export_end_to_end(model, example, fp32)
-            quantize_onnx(fp32, path, calibration,
+            quantize_onnx(fp32, path, (load() for load in calibration),
                           [name for name, _ in model.named_children()])
     else:
         network = export_end_to_end(model, example, path)

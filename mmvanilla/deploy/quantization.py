@@ -2,13 +2,11 @@
 ONNX Runtime's static quantization writes a standard QDQ ONNX model, which
 OpenVINO runs (why these two: docs/benchmarks.md, "bf16 and INT8")."""
 import logging
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
 from mmvanilla.utils.errors import ConfigError
-
-Calibration = Union[Dict[str, np.ndarray], np.ndarray]
 
 
 class _DropMessage(logging.Filter):
@@ -21,19 +19,13 @@ class _DropMessage(logging.Filter):
 
 
 def quantize_onnx(fp32_path: str, int8_path: str,
-                  inputs: Sequence[Union[Calibration, Callable[[], Calibration]]],
+                  inputs: Iterable[Union[Dict[str, np.ndarray], np.ndarray]],
                   scopes: Optional[Sequence[str]] = None) -> None:
     """Quantize the ONNX model at ``fp32_path`` to INT8 QDQ at ``int8_path``
     with ``onnxruntime.quantization.quantize_static``: INT8 weights per output
     channel, INT8 activations with ranges from the min/max of each tensor over
     ``inputs`` (dicts of the model's inputs, or arrays for its one input
-    ``input``, or functions that load one). Inputs are loaded and run one at
-    a time (``CalibStridedMinMax``: each input's ranges are merged into the
-    running min/max before the next is loaded), so calibration holds one
-    input's activations in memory, not all of them: ONNX Runtime keeps every
-    intermediate tensor of every input otherwise (over 21 GB for Swin-T
-    Mask R-CNN on 8 images at 1280x800). Min/max merge exactly, so the
-    ranges are the same either way.
+    ``input``; read one at a time).
 
     With ``scopes``, only the detector's own layers are quantized: the nodes
     the exporter names after the modules in ``scopes`` (``/backbone/...``, ``/neck/...``,
@@ -57,21 +49,11 @@ def quantize_onnx(fp32_path: str, int8_path: str,
 
     class Inputs(CalibrationDataReader):
         def __init__(self):
-            self.position, self.end = 0, len(inputs)
-
-        def __len__(self) -> int:
-            return len(inputs)
-
-        def set_range(self, start_index: int, end_index: int) -> None:
-            self.position, self.end = start_index, end_index
+            self.remaining = iter(inputs)
 
         def get_next(self):
-            if self.position >= self.end:
-                return None
-            x = inputs[self.position]
-            self.position += 1
-            x = x() if callable(x) else x
-            return x if isinstance(x, dict) else {'input': x}
+            x = next(self.remaining, None)
+            return x if x is None or isinstance(x, dict) else {'input': x}
 
     # Its advice to run `quant_pre_process` first (shape inference, graph
     # optimisation): OpenVINO optimises the graph itself when it loads it.
@@ -84,9 +66,8 @@ def quantize_onnx(fp32_path: str, int8_path: str,
                         # a layer's output is quantized only as the next
                         # quantized layer's input: the heads' scores and box
                         # deltas reach post-processing in fp32
-                        extra_options=dict(CalibStridedMinMax=1,
-                                           OpTypesToExcludeOutputQuantization=[
-                                               'Conv', 'ConvTranspose', 'Gemm', 'MatMul']))
+                        extra_options=dict(OpTypesToExcludeOutputQuantization=[
+                            'Conv', 'ConvTranspose', 'Gemm', 'MatMul']))
     finally:
         logging.getLogger().removeFilter(advice)
 
