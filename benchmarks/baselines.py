@@ -7,9 +7,9 @@ dataset: initialised weights, speed only). The AP column is the paper's (and
 mmdet's model zoo for ResNet-50): COCO AP is not measured here.
 
     python benchmarks/baselines.py --out docs/results/baselines_zen4.json \\
-        --plot docs/latency_vs_ap.svg [--detectors retinanet_vn11 ...] [--rounds 3]
+        --plot docs/latency_vs_ap.png [--detectors retinanet_vn11 ...] [--rounds 5]
     python benchmarks/baselines.py --plot-only docs/results/baselines_zen4.json \\
-        --plot docs/latency_vs_ap.svg
+        --plot docs/latency_vs_ap.png
 
 Each detector runs in a process of its own, one after another, with the
 tools' allocator settings. A precision OpenVINO cannot load is measured with
@@ -141,7 +141,7 @@ def measure_one(name: str, args) -> dict:
                                                                   paths, args)
         print(f'{name} {precision}: ' + ', '.join(f'{k}={v}' for k, v in row.items()
                                                    if k != 'times_s'), flush=True)
-    import resource  # (INT8 calibration included: it holds one image's activations)
+    import resource  # (the whole process: export, calibration, engines)
     result['peak_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return result
 
@@ -186,7 +186,9 @@ def table(results: dict) -> str:
     for name, r in results['detectors'].items():
         _, detector, backbone, box, mask, source = DETECTORS[name]
         ap = '–' if box is None else (f'{box}' + (f' / {mask}' if mask else '') + f' ({source})')
-        cells = [detector, backbone, f'{r.get("params_m", 0):.1f}', f'{r.get("gmac", 0):.0f}', ap]
+        size = ([f'{r["params_m"]:.1f}', f'{r["gmac"]:.0f}'] if 'params_m' in r
+                else ['n/a', 'n/a'])
+        cells = [detector, backbone, *size, ap]
         for p in PRECISIONS:
             row = r.get('precisions', {}).get(p)
             reason = (row or {}).get('not_measured') or r.get('not_measured')

@@ -91,6 +91,11 @@ def test_a_users_dataset_trains_and_evaluates(users_dataset, tmp_path):
     trained = call_tool('train.py', config, '--work-dir', work_dir,
                         '--cfg-options', *speed_options())
     assert trained.returncode == 0, trained.stderr[-3000:]
+    from mmdet.registry import DATASETS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    dataset = DATASETS.build(Config.fromfile(config).train_dataloader.dataset)
+    assert dataset.cat2label == {7: 0, 3: 1, 12: 2}  # the user's ids, in the file's order
     checkpoint = work_dir / 'epoch_1.pth'
     assert safe_load(str(checkpoint))['meta']['dataset_meta']['classes'] == USER_CLASSES
     tested = call_tool('test.py', config, checkpoint, '--work-dir', tmp_path / 'test',
