@@ -30,7 +30,6 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 # name: (config, detector, backbone, COCO AP box, AP mask, where the AP is from)
 DETECTORS = {
@@ -50,14 +49,6 @@ DETECTORS = {
                          'Swin-T', 43.7, 39.8, 'paper'),
 }
 PRECISIONS = ('fp32', 'bf16', 'int8')
-
-
-def config_path(config: str) -> str:
-    """A repository config, or one of mmdet's own (``mmdet::...``) as it is."""
-    if config.startswith('mmdet::'):
-        import mmdet
-        return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', config[len('mmdet::'):])
-    return osp.join(ROOT, config)
 
 
 def without_paths(reason: str) -> str:
@@ -125,8 +116,9 @@ def measure_one(name: str, args) -> dict:
     from mmvanilla.tools.get_flops import count, without_onednn_plan
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from deployed_latency import shapes_options
+    from train_step_cost import resolve
     config = DETECTORS[name][0]
-    model, cfg, _ = build_detector(config_path(config), None, shapes_options(args.data))
+    model, cfg, _ = build_detector(resolve(config), None, shapes_options(args.data))
     switch_to_deploy(model)
     with without_onednn_plan():
         size = count(model, (800, 1280))

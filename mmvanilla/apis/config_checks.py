@@ -287,7 +287,8 @@ def check_datasets(cfg: Config, splits: List[str]) -> None:
         checked = set()  # (files checked against their dataset's classes)
         for _, ann, img_dir, dataset in _split_datasets(cfg, [split]):
             classes = dataset_classes(dataset)
-            if metric_classes is None and numbers_labels_by_file_order(dataset):
+            label_order = numbers_labels_by_file_order(dataset)
+            if metric_classes is None and label_order:
                 metric_classes = classes
             if img_dir and '://' not in img_dir and not osp.isdir(img_dir):
                 if ann and not osp.isfile(ann):
@@ -301,7 +302,7 @@ def check_datasets(cfg: Config, splits: List[str]) -> None:
                 check_annotation_file(ann, img_dir, training=split == 'train',
                                       classes=classes,
                                       min_size=min_size if _is_number(min_size) else 0,
-                                      label_order=numbers_labels_by_file_order(dataset))
+                                      label_order=label_order)
                 checked.add((osp.abspath(ann), classes))
         evaluator = cfg.get(f'{split}_evaluator')
         for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
