@@ -90,7 +90,7 @@ def measure_precision(model, cfg, precision: str, paths: List[str], args) -> dic
                 return dict(row, not_measured=str(e2))
         batch = paths[:args.batch]
         def detect(images: List[str]) -> list:
-            return [coco_entries(p, d) for p, d in detector.detect_files(images, len(images))]
+            return [coco_entries(osp.basename(p), d) for p, d in detector.detect_files(images, len(images))]
         times = {}
         try:  # one batch size after the other: a new input shape re-plans the engine
             for images in (paths[:1], batch):

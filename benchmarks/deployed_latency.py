@@ -91,7 +91,7 @@ def main() -> None:
             batch = pseudo_collate([item])
             runs[f'test_step {precision}'] = lambda m=torch_model, b=batch: m.test_step(b)
             runs[f'artefact {precision}'] = lambda d=detector: [
-                coco_entries(p, dets) for p, dets in d.detect_files([path])]
+                coco_entries(osp.basename(p), dets) for p, dets in d.detect_files([path])]
         times, outputs = time_calls(runs, args.rounds, warmup=1)
     result = dict(config=args.config, checkpoint=args.checkpoint, image=path,
                   input_shape=list(item['inputs'].shape), rounds=args.rounds,

@@ -2,21 +2,173 @@
 description names) and ``pipeline.json``, which says how images are prepared
 for it and what its outputs mean. Model files and JSON only: loading one
 runs no code of the artefact's."""
+import hashlib
 import json
+import math
 import os
 import os.path as osp
+import stat
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from .errors import RuntimeInputError
 from .onnx_external_data import external_locations
+from .outputs import ARTEFACT_DESCRIPTION as DESCRIPTION
 
-DESCRIPTION = 'pipeline.json'
 FORMAT = 'mmvanilla-end2end'
-#: Bumped whenever inputs, outputs or pre-processing change meaning.
-FORMAT_VERSION = 1
+#: Bumped whenever inputs, outputs, pre-processing or the description change
+#: meaning (2: content hashes of the model files and of the checkpoint).
+FORMAT_VERSION = 2
 PRECISIONS = ('fp32', 'bf16', 'int8')
 INPUTS = ['input', 'image_shape', 'scale_factor']
+OUTPUTS = ['boxes', 'scores', 'labels']
+#: A description larger or more deeply nested than this is not one of ours.
+MAX_DESCRIPTION_BYTES = 4 * 2**20
+MAX_DEPTH = 6
+MAX_SIDE = 16384  # a resize scale larger than this is no detector's
+MAX_PAD_DIVISOR = 1024
+
+
+def sha256_of(path: str, data: Optional[bytes] = None) -> str:
+    """The SHA-256 of a file's content (of ``data`` where it was read already)."""
+    if data is not None:
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 24), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _depth(node, level: int = 1) -> int:
+    if isinstance(node, dict):
+        return max([_depth(v, level + 1) for v in node.values()], default=level)
+    if isinstance(node, list):
+        return max([_depth(v, level + 1) for v in node], default=level)
+    return level
+
+
+def _number(value, low=-math.inf, high=math.inf, low_open=False) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) and (value > low if low_open else value >= low) \
+        and value <= high
+
+
+def _sha(value) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(
+        c in '0123456789abcdef' for c in value)
+
+
+def schema_problems(desc: dict) -> List[str]:
+    """What in a description is not this format's: ``key: what it must be``
+    (empty for a valid one). One schema, checked when tools/deploy.py writes
+    a description and when the runtime loads it."""
+    problems = []
+
+    def need(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            problems.append(f'{key} must be {what}, got {_short(desc, key)}')
+    if not isinstance(desc, dict):
+        return [f'the description must be a JSON object, got {type(desc).__name__}']
+    if _depth(desc) > MAX_DEPTH:
+        return [f'the description is nested {_depth(desc)} levels deep (at most {MAX_DEPTH})']
+    need(isinstance(desc.get('model'), str) and osp.basename(desc['model']) == desc['model']
+         and desc['model'].endswith('.onnx'), 'model', 'an .onnx file name in the folder')
+    files = desc.get('files')
+    need(isinstance(files, dict) and desc.get('model') in files and all(
+        isinstance(k, str) and osp.basename(k) == k and _sha(v) for k, v in files.items()),
+        'files', 'the SHA-256 of the model and of each external-data file, by name')
+    need(desc.get('precision') in PRECISIONS, 'precision', f'one of {PRECISIONS}')
+    producer = desc.get('producer')
+    need(isinstance(producer, dict) and (producer.get('checkpoint_sha256') is None or _sha(
+        producer['checkpoint_sha256'])), 'producer.checkpoint_sha256',
+        'the SHA-256 of the checkpoint deployed (null: initialised weights)')
+    need(desc.get('inputs') == INPUTS, 'inputs', str(INPUTS))
+    outputs = desc.get('outputs')
+    need(outputs in (OUTPUTS, OUTPUTS + ['masks']), 'outputs',
+         f'{OUTPUTS} (+ masks for instance segmentation)')
+    classes = desc.get('classes')
+    need(isinstance(classes, list) and 1 <= len(classes) <= 100000 and all(
+        isinstance(c, str) and 0 < len(c) <= 200 for c in classes), 'classes',
+        'a list of names (1 to 100000 non-empty strings)')
+    if outputs == OUTPUTS + ['masks']:
+        need(_number(desc.get('mask_threshold'), 0, 1), 'mask_threshold', 'a number in [0, 1]')
+    p = desc.get('preprocess')
+    if not isinstance(p, dict) or not isinstance(p.get('resize'), dict):
+        problems.append('preprocess.resize must be an object')
+        return problems
+    resize = p['resize']
+    need(isinstance(resize.get('scale'), list) and len(resize['scale']) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE
+        for v in resize['scale']), 'preprocess.resize.scale',
+        f'[width, height], whole pixels in [1, {MAX_SIDE}]')
+    need(isinstance(resize.get('keep_ratio'), bool), 'preprocess.resize.keep_ratio',
+         'true or false')
+    need(resize.get('interpolation', 'bilinear') == 'bilinear',
+         'preprocess.resize.interpolation', "'bilinear'")
+    need(isinstance(p.get('to_rgb'), bool), 'preprocess.to_rgb', 'true or false')
+    for key, low, low_open in (('mean', -1e4, False), ('std', 1e-6, False)):
+        values = p.get(key)
+        need(isinstance(values, list) and len(values) == 3 and all(
+            _number(v, low, 1e4, low_open) for v in values), f'preprocess.{key}',
+            f'3 finite numbers in [{low:g}, 1e4]')
+    need(isinstance(p.get('pad_size_divisor'), int) and not isinstance(
+        p.get('pad_size_divisor'), bool) and 1 <= p['pad_size_divisor'] <= MAX_PAD_DIVISOR,
+        'preprocess.pad_size_divisor', f'a whole number in [1, {MAX_PAD_DIVISOR}]')
+    need(_number(p.get('pad_value'), -1e4, 1e4), 'preprocess.pad_value',
+         'a finite number in [-1e4, 1e4]')
+    return problems
+
+
+def _short(desc: dict, key: str) -> str:
+    node = desc
+    for part in key.split('.'):
+        node = node.get(part) if isinstance(node, dict) else None
+    return repr(node)[:60]
+
+
+def check_description(desc: dict, where: str,
+                      fix: str = 'the description is damaged or not from this mmvanilla; '
+                      'run tools/deploy.py again') -> None:
+    """One :class:`RuntimeInputError` naming the first key that breaks the schema."""
+    problems = schema_problems(desc)
+    if problems:
+        more = f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''
+        raise RuntimeInputError(f'{where}: {problems[0]}{more}: {fix}')
+
+
+def read_description(folder: str) -> dict:
+    """``folder``'s ``pipeline.json``, read and checked against the schema
+    (the model files are not read: see :meth:`Artefact.load`)."""
+    path = osp.join(folder, DESCRIPTION)
+    if not osp.isdir(folder):
+        raise RuntimeInputError(f'artefact folder {folder!r} not found: make one with '
+                                'tools/deploy.py CONFIG CHECKPOINT OUT_DIR')
+    if not osp.isfile(path):
+        raise RuntimeInputError(f'{folder!r} has no {DESCRIPTION}: it is not (or not a '
+                                'complete) tools/deploy.py output folder; run '
+                                'tools/deploy.py again')
+    if osp.getsize(path) > MAX_DESCRIPTION_BYTES:
+        raise RuntimeInputError(f'{path!r} is {osp.getsize(path)} bytes, over the '
+                                f'{MAX_DESCRIPTION_BYTES} a description can have: not one '
+                                'of tools/deploy.py\'s; run it again')
+    try:
+        with open(path, 'rb') as f:
+            desc = json.loads(f.read().decode('utf-8'))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        reason = 'nested too deeply' if isinstance(e, RecursionError) else e
+        raise RuntimeInputError(f'{path!r} is not readable JSON ({reason}): run '
+                                'tools/deploy.py again') from None
+    if not isinstance(desc, dict) or desc.get('format') != FORMAT:
+        raise RuntimeInputError(f'{path!r} does not describe an {FORMAT} model')
+    version = desc.get('format_version')
+    if version != FORMAT_VERSION:
+        raise RuntimeInputError(
+            f'{path!r} is format version {version!r}; this runtime reads version '
+            f'{FORMAT_VERSION}: deploy it again with this mmvanilla, or use the '
+            'runtime of the mmvanilla that made it')
+    check_description(desc, path)
+    return desc
 
 
 @dataclass
@@ -37,104 +189,87 @@ class Artefact:
 
     @classmethod
     def load(cls, folder: str) -> 'Artefact':
-        """Read and check ``folder``; one :class:`RuntimeInputError` per problem."""
-        path = osp.join(folder, DESCRIPTION)
-        if not osp.isdir(folder):
-            raise RuntimeInputError(f'artefact folder {folder!r} not found: make one with '
-                                    'tools/deploy.py CONFIG CHECKPOINT OUT_DIR')
-        if not osp.isfile(path):
-            raise RuntimeInputError(f'{folder!r} has no {DESCRIPTION}: it is not (or not a '
-                                    'complete) tools/deploy.py output folder; run '
-                                    'tools/deploy.py again')
-        try:
-            with open(path) as f:
-                desc = json.load(f)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise RuntimeInputError(f'{path!r} is not readable JSON ({e}): run '
-                                    'tools/deploy.py again') from None
-        if not isinstance(desc, dict) or desc.get('format') != FORMAT:
-            raise RuntimeInputError(f'{path!r} does not describe an {FORMAT} model')
-        version = desc.get('format_version')
-        if version != FORMAT_VERSION:
-            raise RuntimeInputError(
-                f'{path!r} is format version {version!r}; this runtime reads version '
-                f'{FORMAT_VERSION}: deploy it again with this mmvanilla, or use the '
-                'runtime of the mmvanilla that made it')
-        try:
-            artefact = cls(folder=folder, model=_model_path(folder, desc['model']),
-                           precision=desc['precision'], classes=list(desc['classes']),
-                           preprocess=dict(desc['preprocess']), outputs=list(desc['outputs']),
-                           mask_threshold=desc.get('mask_threshold'), description=desc)
-            _check_preprocess(artefact.preprocess)
-            if not isinstance(desc['classes'], list) or not artefact.classes \
-                    or not all(isinstance(c, str) for c in artefact.classes):
-                raise ValueError('classes must be a list of names')
-            if 'masks' in artefact.outputs:
-                float(artefact.mask_threshold)
-        except (KeyError, TypeError, ValueError) as e:
-            raise RuntimeInputError(f'{path!r} is incomplete or malformed ({e!r}): run '
-                                    'tools/deploy.py again') from None
-        if artefact.precision not in PRECISIONS:
-            raise RuntimeInputError(f'{path!r}: unknown precision {artefact.precision!r}')
-        if desc.get('inputs') != INPUTS or artefact.outputs[:3] != ['boxes', 'scores', 'labels']:
-            raise RuntimeInputError(f'{path!r}: inputs {desc.get("inputs")} / outputs '
-                                    f'{artefact.outputs} are not this format\'s')
-        check_model_size(artefact)
-        return artefact
+        """Read and check ``folder``: the description against the schema,
+        every model file against its hash; one :class:`RuntimeInputError`
+        per problem."""
+        desc = read_description(folder)
+        model = osp.join(folder, desc['model'])
+        check_model_files(model, desc['files'])
+        return cls(folder=folder, model=model, precision=desc['precision'],
+                   classes=list(desc['classes']), preprocess=dict(desc['preprocess']),
+                   outputs=list(desc['outputs']), mask_threshold=desc.get('mask_threshold'),
+                   description=desc)
 
 
-def _model_path(folder: str, name: str) -> str:
-    if not isinstance(name, str) or osp.basename(name) != name or not name.endswith('.onnx'):
-        raise ValueError(f'model must be an .onnx file name in the folder, got {name!r}')
-    path = osp.join(folder, name)
-    if not osp.isfile(path):
-        raise RuntimeInputError(f'{folder!r} lacks its model file {name!r}: the folder is '
-                                'incomplete; copy it whole, or run tools/deploy.py again')
-    check_external_data(path)
-    return path
-
-
-def check_model_size(artefact: 'Artefact') -> None:
-    """Refuse a model file that is not the one its description was written
-    with (a folder half-replaced by another deployment)."""
-    expected = artefact.description.get('model_bytes')
-    if expected is not None and osp.getsize(artefact.model) != expected:
-        raise RuntimeInputError(
-            f'{artefact.model!r} ({osp.getsize(artefact.model)} bytes) is not the model '
-            f'{DESCRIPTION} describes ({expected} bytes): the folder mixes two deployments; '
-            'run tools/deploy.py again')
-
-
-def check_external_data(model_path: str) -> None:
-    """Refuse a model whose external-data files lie outside its folder."""
-    folder = osp.realpath(osp.dirname(model_path))
+def _regular_file(path: str, what: str) -> None:
+    """``path`` must be a regular file itself (not a link, a device or a fifo)."""
     try:
-        with open(model_path, 'rb') as f:
-            data = f.read()
-    except OSError as e:
-        raise RuntimeInputError(f'{model_path!r} cannot be read: {e.strerror or e}') from None
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise RuntimeInputError(f'{osp.dirname(path)!r} lacks its {what} '
+                                f'{osp.basename(path)!r}: the folder is incomplete; copy it '
+                                'whole, or run tools/deploy.py again') from None
+    if not stat.S_ISREG(mode):
+        kind = 'a symbolic link' if stat.S_ISLNK(mode) else 'not a regular file'
+        raise RuntimeInputError(f'{what} {path!r} is {kind}: an artefact\'s files must be '
+                                'regular files in its folder; copy the files themselves '
+                                '(cp -L)')
+
+
+def model_files(model_path: str, data: bytes) -> Dict[str, str]:
+    """{file name: path} of the model and its external-data files, which must
+    all be regular files in the model's folder."""
+    folder = osp.realpath(osp.dirname(model_path))
     try:
         locations = external_locations(data)
     except ValueError as e:
         raise RuntimeInputError(f'{model_path!r} is not an ONNX model ({e}): the file is '
                                 'damaged or not from tools/deploy.py') from None
+    files = {osp.basename(model_path): model_path}
     for location in locations:
-        target = osp.realpath(osp.join(folder, location))
-        if osp.isabs(location) or os.path.commonpath([folder, target]) != folder:
+        target = osp.join(folder, location)
+        if osp.isabs(location) or osp.dirname(osp.normpath(location)) \
+                or osp.realpath(target) != osp.normpath(target):
             raise RuntimeInputError(
                 f'{model_path!r} refers to external data {location!r} outside its folder: '
                 'refused (a model may only read files beside it)')
-        if not osp.isfile(target):
+        if not osp.lexists(target):
             raise RuntimeInputError(f'{model_path!r} needs its external data file '
                                     f'{location!r}, which is missing: copy the folder whole')
+        _regular_file(target, 'external data file')
+        files[location] = target
+    return files
 
 
-def _check_preprocess(p: dict) -> None:
-    resize = p['resize']
-    if len(resize['scale']) != 2 or resize.get('interpolation', 'bilinear') != 'bilinear' \
-            or not isinstance(resize['keep_ratio'], bool) or not isinstance(p['to_rgb'], bool):
-        raise ValueError(f'resize {resize}')
-    [float(v) for v in list(resize['scale']) + list(p['mean']) + list(p['std'])]
-    float(p['pad_value'])
-    if len(p['mean']) != 3 or len(p['std']) != 3 or int(p['pad_size_divisor']) < 1:
-        raise ValueError('mean/std/pad_size_divisor')
+def read_model(model_path: str) -> bytes:
+    """The model file's bytes (a regular file in its folder)."""
+    _regular_file(model_path, 'model file')
+    try:
+        with open(model_path, 'rb') as f:
+            return f.read()
+    except OSError as e:
+        raise RuntimeInputError(f'{model_path!r} cannot be read: {e.strerror or e}') from None
+
+
+def file_hashes(model_path: str) -> Dict[str, str]:
+    """{name: SHA-256} of the model and its external data, for the description."""
+    data = read_model(model_path)
+    return {name: sha256_of(path, data if path == model_path else None)
+            for name, path in model_files(model_path, data).items()}
+
+
+def check_model_files(model_path: str, expected: Dict[str, str]) -> None:
+    """The model and its external data are the files the description was
+    written with, byte for byte (not another deployment's, not damaged)."""
+    data = read_model(model_path)
+    found = model_files(model_path, data)
+    if set(found) != set(expected):
+        raise RuntimeInputError(
+            f'{model_path!r} uses the files {sorted(found)}, its description names '
+            f'{sorted(expected)}: the folder mixes two deployments; run tools/deploy.py again')
+    for name, path in found.items():
+        if sha256_of(path, data if path == model_path else None) != expected[name]:
+            raise RuntimeInputError(
+                f'{path!r} is not the file {DESCRIPTION} describes (its SHA-256 differs): '
+                'the folder mixes two deployments, or the file was damaged; run '
+                'tools/deploy.py again')

@@ -1,6 +1,5 @@
 """An artefact folder as a detector: images in, detections in original
 image pixels out."""
-import os.path as osp
 from typing import Iterable, Iterator, List, Sequence, Tuple
 
 import numpy as np
@@ -9,7 +8,7 @@ from .artefact import Artefact
 from .engines import open_engine
 from .errors import RuntimeInputError
 from .masks import encode_rle, paste_mask
-from .preprocess import prepare_batch, read_image
+from .preprocess import prepare_batch, read_image, resized_size
 
 
 class Detector:
@@ -75,16 +74,24 @@ class Detector:
         """(path, detections) per image file, ``batch_size`` images per run."""
         for start in range(0, len(paths), batch_size):
             chunk = paths[start:start + batch_size]
-            yield from zip(chunk, self.detect([read_image(p) for p in chunk]))
+            images = [read_image(p) for p in chunk]
+            resize = self.artefact.preprocess['resize']
+            for path, image in zip(chunk, images):
+                try:
+                    resized_size(image.shape[1], image.shape[0], resize['scale'],
+                                 resize['keep_ratio'])
+                except RuntimeInputError as e:
+                    raise RuntimeInputError(f'image {path!r}: {e}') from None
+            yield from zip(chunk, self.detect(images))
 
 
-def coco_entries(path: str, detections: Iterable[dict]) -> List[dict]:
-    """JSON entries of one image: ``file_name``, ``bbox`` [x, y, w, h],
+def coco_entries(name: str, detections: Iterable[dict]) -> List[dict]:
+    """JSON entries of the image called ``name``: ``file_name``, ``bbox`` [x, y, w, h],
     ``score``, ``category`` and, with masks, ``segmentation`` (COCO RLE)."""
     entries = []
     for det in detections:
         x1, y1, x2, y2 = det['box']
-        entry = dict(file_name=osp.basename(path), bbox=[x1, y1, x2 - x1, y2 - y1],
+        entry = dict(file_name=name, bbox=[x1, y1, x2 - x1, y2 - y1],
                      score=det['score'], category=det['category'])
         if 'mask' in det:
             entry['segmentation'] = encode_rle(det['mask'])

@@ -14,7 +14,8 @@ from torch import nn
 from mmvanilla.deploy.end_to_end import EndToEndDetector, Inputs
 from mmvanilla.deploy.precision import TABLE
 from mmvanilla.utils.errors import ConfigError
-from mmvanilla_runtime.artefact import DESCRIPTION, FORMAT, FORMAT_VERSION, INPUTS
+from mmvanilla_runtime.artefact import (DESCRIPTION, FORMAT, FORMAT_VERSION, INPUTS,
+                                        check_description, file_hashes, sha256_of)
 
 MODEL_NAME = 'model.onnx'
 #: pipeline.json last: it marks a folder complete (utils.paths.staged_folder)
@@ -117,16 +118,28 @@ def write_artefact(model: nn.Module, cfg: Config, folder: str, precision: str,
                           f'{len(classes)}: set test_dataloader.dataset.metainfo.classes to '
                           'its class names (the runtime reports them)')
     test_cfg = model.roi_head.test_cfg if network.two_stage else model.bbox_head.test_cfg
+    producer = dict(producer or {})
+    checkpoint = producer.get('checkpoint')
+    producer['checkpoint_sha256'] = sha256_of(checkpoint) if checkpoint else None
     description = dict(
         format=FORMAT, format_version=FORMAT_VERSION, model=MODEL_NAME,
-        model_bytes=osp.getsize(path), precision=precision, runs=TABLE[precision].artefact,
+        files=file_hashes(path), precision=precision, runs=TABLE[precision].artefact,
         inputs=list(INPUTS), outputs=list(network.output_names), classes=classes,
         preprocess=spec,
         mask_threshold=float(test_cfg.mask_thr_binary) if network.with_mask else None,
         outputs_note='boxes (B, K, 4) x1y1x2y2 in original image pixels, scores (B, K), '
                      'labels (B, K); rows with score 0 are padding; masks (B, K, M, M) '
                      'probabilities inside each box',
-        producer=producer or {})
+        producer=producer)
+    write_description(folder, description)
+    return description
+
+
+def write_description(folder: str, description: dict) -> None:
+    """``pipeline.json`` into ``folder``, after the runtime's schema check: a
+    tool never writes an artefact that the runtime would refuse."""
+    check_description(description, 'the deployed description',
+                      'the config gives it (model.data_preprocessor, the test pipeline\'s '
+                      'Resize, test_cfg, the classes): change it there')
     with open(osp.join(folder, DESCRIPTION), 'w') as f:
         json.dump(description, f, indent=2)
-    return description

@@ -97,8 +97,11 @@ def resolve_precision(precision: str, device: str = 'cpu', notice=print) -> str:
     return precision
 
 
-def int8_artefact_path(cfg: Config) -> str:
-    """The config's INT8 artefact folder, or one message saying how to make one."""
+def int8_artefact_path(cfg: Config, checkpoint: Optional[str]) -> str:
+    """The config's INT8 artefact folder, checked to be an INT8 artefact made
+    from ``checkpoint`` (or from the fused checkpoint tools/quantize.py wrote
+    from it), or one message saying how to make one."""
+    from mmvanilla_runtime.artefact import read_description, sha256_of
     path = cfg.get(INT8_ARTEFACT_KEY)
     if not path:
         older = ' (its int8_model key is from an older tools/quantize.py)' \
@@ -113,6 +116,18 @@ def int8_artefact_path(cfg: Config) -> str:
         raise ConfigError(f'the config\'s INT8 artefact {INT8_ARTEFACT_KEY}={path!r} (relative '
                           f'to the config\'s folder) is not at {full!r}: keep '
                           'tools/quantize.py\'s output folder together, or run it again')
+    description = read_description(full)
+    if description['precision'] != 'int8':
+        raise ConfigError(f'{INT8_ARTEFACT_KEY}={path!r} is a {description["precision"]} '
+                          'artefact: --precision int8 runs an INT8 one; make it with '
+                          'tools/quantize.py (or tools/deploy.py --precision int8)')
+    producer = description['producer']
+    made_from = {producer.get('checkpoint_sha256'), producer.get('fused_checkpoint_sha256')}
+    if not checkpoint or sha256_of(checkpoint) not in made_from - {None}:
+        raise ConfigError(
+            f'the INT8 artefact {full!r} was made from {producer.get("checkpoint")!r}, not from '
+            f'the checkpoint given ({checkpoint!r}): its detections would be another model\'s; '
+            'give the checkpoint it was made from, or quantize this one with tools/quantize.py')
     return full
 
 

@@ -189,7 +189,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                           'checkpoint with --compare for fused vs unfused fp32)')
     precision = resolve_precision(args.precision, args.device)
     model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
-    int8_artefact = int8_artefact_path(cfg) if precision == 'int8' else None
+    int8_artefact = int8_artefact_path(cfg, args.checkpoint) if precision == 'int8' else None
     model = model.to(args.device)
     sync = args.device.startswith('cuda')
     items, source = load_images(cfg, args.iters + args.warmup)

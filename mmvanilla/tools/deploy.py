@@ -26,7 +26,7 @@ from mmvanilla.apis.deployment import add_calibration_arg, engine_versions, prep
 from mmvanilla.deploy.artefact import ARTEFACT_FILES, write_artefact
 from mmvanilla.deploy.precision import TABLE
 from mmvanilla.runtime import runtime_description
-from mmvanilla.utils.paths import check_outputs, creatable_dir, staged_folder
+from mmvanilla.utils.paths import check_folder_outputs, creatable_dir, staged_folder
 
 PRECISIONS = tuple(name for name, row in TABLE.items() if row.artefact)
 REPORT = 'deploy.json'
@@ -46,8 +46,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     creatable_dir(args.out_dir, 'output folder')
     names = (REPORT,) + ARTEFACT_FILES  # (pipeline.json last: staged_folder)
-    check_outputs({name: osp.join(args.out_dir, name) for name in names},
-                  [args.config, args.checkpoint])
+    check_folder_outputs(args.out_dir, names, [args.config, args.checkpoint],
+                         into_artefact=True)
     model, cfg, meta, example, calibration = prepare(args, args.precision)
     versions = engine_versions(required=False)  # (int8 needed them: prepare)
     if calibration:

@@ -28,13 +28,14 @@ from mmengine.runner.checkpoint import save_checkpoint
 from mmvanilla.apis.config import command_line, model_tool_parser
 from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.apis.deployment import add_calibration_arg, engine_versions, prepare
-from mmvanilla.deploy.artefact import ARTEFACT_FILES, write_artefact
+from mmvanilla.deploy.artefact import ARTEFACT_FILES, write_artefact, write_description
 from mmvanilla.deploy.evaluation import evaluate
 from mmvanilla.deploy.precision import INT8_ARTEFACT_KEY, apply_precision
 from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.console import stdout_to_log
 from mmvanilla.utils.errors import ConfigError
-from mmvanilla.utils.paths import check_outputs, creatable_dir, staged_folder
+from mmvanilla.utils.paths import check_folder_outputs, creatable_dir, staged_folder
+from mmvanilla_runtime.artefact import sha256_of
 
 OUTPUTS = ('fused.pth', 'config.py', 'quantization.json') + ARTEFACT_FILES  # description last
 
@@ -66,8 +67,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.eval_images is not None and args.eval_images < 1:
         raise ConfigError('--eval-images must be >= 1')
     creatable_dir(args.out_dir, 'output folder')
-    check_outputs({name: osp.join(args.out_dir, name) for name in OUTPUTS},
-                  [args.config, args.checkpoint])
+    check_folder_outputs(args.out_dir, OUTPUTS, [args.config, args.checkpoint],
+                         into_artefact=True)
     logger = MMLogger.get_current_instance()
     # pycocotools' index messages, ONNX Runtime's notes: off the console unless --verbose
     to_log = (contextlib.nullcontext if args.verbose
@@ -83,16 +84,19 @@ def main(argv: Optional[List[str]] = None) -> None:
     with staged_folder(args.out_dir, OUTPUTS) as stage:
         start = time.perf_counter()
         with to_log():
-            write_artefact(model, cfg, stage, 'int8', example, calibration,
-                           dict(config=args.config, checkpoint=args.checkpoint,
-                                command=command_line('quantize', argv)))
+            description = write_artefact(model, cfg, stage, 'int8', example, calibration,
+                                         dict(config=args.config, checkpoint=args.checkpoint,
+                                              command=command_line('quantize', argv)))
         calib_s = time.perf_counter() - start
 
         # The fused fp32 detector beside it: the reference.
+        fused = osp.join(stage, 'fused.pth')
         save_checkpoint(dict(meta=dict(meta, reparameterized=True,
                                        source_checkpoint=args.checkpoint),
-                             state_dict=model.state_dict()),
-                        osp.join(stage, 'fused.pth'))
+                             state_dict=model.state_dict()), fused)
+        # tools/test.py --precision int8 runs the artefact with either checkpoint
+        description['producer']['fused_checkpoint_sha256'] = sha256_of(fused)
+        write_description(stage, description)
         if hasattr(model.backbone, 'deploy'):  # VanillaNet (any registry prefix)
             cfg.model.backbone.deploy = True  # the fused form's layout
         cfg.model.backbone.init_cfg = None

@@ -56,7 +56,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
     if precision != 'int8' and (args.deploy or args.precision != 'fp32'):
         add_custom_hook(cfg, 'SwitchToDeployHook')
     if args.precision != 'fp32':  # says which precision ran (fp32 after a fallback)
-        int8_artefact = int8_artefact_path(cfg) if precision == 'int8' else None
+        int8_artefact = int8_artefact_path(cfg, args.checkpoint) if precision == 'int8' else None
         add_custom_hook(cfg, 'DeployPrecisionHook', precision=precision,
                         int8_artefact=int8_artefact)
     return cfg

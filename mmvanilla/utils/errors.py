@@ -1,8 +1,8 @@
 """Exceptions that carry one clear, user-facing message, and how any
 exception is told in one line."""
-import os.path as osp
 import re
-import traceback
+
+from mmvanilla_runtime import failures
 
 # mmengine's registry re-raises build errors as "class `X` in path.py: <msg>".
 _REGISTRY_PREFIX = re.compile(r'^(class `\w+` in [^:]+: )+')
@@ -14,17 +14,9 @@ def user_message(error: BaseException) -> str:
 
 
 def describe(error: BaseException) -> str:
-    """``Type: last line of its message``; for a bare ``assert`` (no message),
-    the failing line of code instead."""
-    lines = [line.strip() for line in user_message(error).splitlines() if line.strip()]
-    if lines:
-        return f'{type(error).__name__}: {lines[-1]}'
-    frames = traceback.extract_tb(error.__traceback__)
-    if frames:
-        last = frames[-1]
-        return (f'{type(error).__name__} at {osp.basename(last.filename)}:{last.lineno}: '
-                f'{last.line}')
-    return type(error).__name__
+    """``Type: last line of its message`` (registry prefixes removed); for a
+    bare ``assert`` (no message), the failing line of code instead."""
+    return failures.describe(error, lambda text: _REGISTRY_PREFIX.sub('', text))
 
 
 class MMVanillaError(Exception):

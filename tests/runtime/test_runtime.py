@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from mmvanilla_runtime.__main__ import main as runtime_main
+from mmvanilla_runtime.__main__ import run as runtime_main
+from mmvanilla_runtime.artefact import file_hashes
 from mmvanilla_runtime.engines import check_precision_runs
 from mmvanilla_runtime.errors import RuntimeInputError
 from mmvanilla_runtime.preprocess import prepare_batch
@@ -202,7 +203,7 @@ def test_mixed_or_unloadable_models_are_one_line(deployed, shapes_root, tmp_path
                               [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1])])
     onnx.save(helper.make_model(graph), str(art / 'model.onnx'))
     desc = json.loads((art / 'pipeline.json').read_text())
-    desc['model_bytes'] = (art / 'model.onnx').stat().st_size
+    desc['files'] = file_hashes(str(art / 'model.onnx'))
     (art / 'pipeline.json').write_text(json.dumps(desc))
     for engine, other in (('openvino', 'onnxruntime'), ('onnxruntime', 'openvino')):
         one_line(capsys, [art, images, '--out', tmp_path / 'r.json', '--engine', engine],

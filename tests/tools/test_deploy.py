@@ -5,7 +5,7 @@ import json
 import torch
 
 from mmvanilla.apis.detector import build_detector
-from mmvanilla_runtime.__main__ import main as runtime_main
+from mmvanilla_runtime.__main__ import run as runtime_main
 from tests.conftest import REPO, call_tool, cli_options, randomize_norms
 from tests.detection_options import tiny_detector_options
 from tests.tools.test_bad_inputs import one_line_error
