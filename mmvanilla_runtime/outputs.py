@@ -34,7 +34,14 @@ ARTEFACT_DESCRIPTION = 'pipeline.json'
 _HOST = re.sub(r'[^A-Za-z0-9]', '', socket.gethostname())[:20] or 'host'
 #: Temporaries are named after their host and process, so that a later run can
 #: tell a dead run's leftovers from a live run's files (also on a shared disk).
-_PREFIX = f'.tmp-{_HOST}-{os.getpid()}-'
+
+
+def temporary_prefix(pid: Optional[int] = None) -> str:
+    """How the temporaries of process ``pid`` (default: this one) begin."""
+    return f'.tmp-{_HOST}-{os.getpid() if pid is None else pid}-'
+
+
+_PREFIX = temporary_prefix()
 _ORPHAN = re.compile(r'^\.tmp-(stage-)?([A-Za-z0-9]+)-(\d+)-')
 
 _MAGIC = {  # the first bytes of each kind of file the programs write
@@ -88,6 +95,9 @@ def check_outputs(outputs: Dict[str, str], inputs: Iterable[str] = (),
     given = {_key(p): p for p in inputs if p}
     seen: Dict[str, str] = {}
     for what, path in outputs.items():
+        if not path:  # (an optional output not asked for)
+            continue
+        path = str(path)
         k = _key(path)
         if k in given:
             raise RuntimeInputError(f'{what} {path!r} is one of the inputs ({given[k]!r}): '

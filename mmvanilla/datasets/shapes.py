@@ -8,6 +8,9 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from mmvanilla.utils.errors import ConfigError
+from mmvanilla.utils.paths import atomic_output, check_outputs
+
 SHAPES_CLASSES = ('circle', 'square', 'triangle')
 
 
@@ -66,28 +69,43 @@ def make_shapes_dataset(root: str, num_train: int = 160, num_val: int = 40,
     Shapes never overlap, so the polygons are exact masks. Deterministic for a
     given seed. Returns the annotation file paths by split.
     """
-    rng = np.random.default_rng(seed)
     width, height = size
+    for name, value, low in (('num_train', num_train, 1), ('num_val', num_val, 1),
+                             ('width', width, 64), ('height', height, 64),
+                             ('max_objects', max_objects, 1)):
+        if not isinstance(value, int) or value < low:
+            raise ConfigError(f'{name} must be a whole number >= {low}, got {value!r}')
+    if width * height > 2**26:
+        raise ConfigError(f'images of {width}x{height} are too large for a test set: '
+                          'use a size up to 8192x8192')
+    names = {split: [f'{split}_{i:05d}.png' for i in range(count)]
+             for split, count in (('train', num_train), ('val', num_val))}
+    ann_paths = {split: osp.join(root, 'annotations', f'instances_{split}.json')
+                 for split in names}
+    # never over a file of another kind, never into an artefact: checked before writing
+    check_outputs({**{f'image {n}': osp.join(root, split, n)
+                      for split in names for n in names[split]},
+                   **{f'{split} annotations': p for split, p in ann_paths.items()}})
+    rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
     categories = [dict(id=i + 1, name=n) for i, n in enumerate(SHAPES_CLASSES)]
     ann_files, ann_id = {}, 1
-    for split, count in (('train', num_train), ('val', num_val)):
+    for split in names:
         os.makedirs(osp.join(root, split), exist_ok=True)
         images, annotations = [], []
-        for i in range(count):
+        for name in names[split]:
             image_id = len(images) + 1
             img, objects = _image(rng, width, height, max_objects)
-            name = f'{split}_{i:05d}.png'
-            cv2.imwrite(osp.join(root, split, name), img)
+            with atomic_output(osp.join(root, split, name)) as tmp:
+                if not cv2.imwrite(tmp, img):
+                    raise OSError(f'OpenCV could not write {tmp}')
             images.append(dict(id=image_id, file_name=name, width=width, height=height))
             for obj in objects:
                 annotations.append(_annotation(obj, ann_id, image_id))
                 ann_id += 1
-        path = osp.join(root, 'annotations', f'instances_{split}.json')
-        tmp = path + '.tmp'
-        with open(tmp, 'w') as f:
+        path = ann_paths[split]
+        with atomic_output(path) as tmp, open(tmp, 'w') as f:
             json.dump(dict(images=images, annotations=annotations,
                            categories=categories), f)
-        os.replace(tmp, path)  # a half-written file is never left behind
         ann_files[split] = path
     return ann_files

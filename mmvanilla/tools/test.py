@@ -48,8 +48,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
     # would print mAP 0.000 and exit 0. This hook makes it one error.
     add_custom_hook(cfg, 'CheckpointFitHook')
     if args.show_dir:
+        # mmdet's hook, with every picture's path checked before the first is drawn
         cfg.default_hooks.visualization.update(
-            draw=True, test_out_dir=args.show_dir)
+            type='GuardedDetVisualizationHook', draw=True, test_out_dir=args.show_dir)
     precision = resolve_precision(args.precision,
                                   'cuda' if torch.cuda.is_available() else 'cpu')
     # --precision deploys: the fused model (int8 runs its own, already fused network)

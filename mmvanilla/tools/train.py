@@ -53,6 +53,14 @@ def build_cfg(args: argparse.Namespace, cfg: Config) -> Config:
             raise ConfigError('--auto-scale-lr needs auto_scale_lr.base_batch_size '
                               'in the config')
         cfg.auto_scale_lr.enable = True
+    if args.resume is None:
+        earlier = resume_candidates(cfg.work_dir, saver.get('out_dir'))
+        if earlier:
+            raise ConfigError(
+                f'work dir {cfg.work_dir!r} holds the checkpoints of an earlier training '
+                f'({", ".join(osp.basename(p) for p in earlier[:3])}): a new one would replace '
+                f'them; add --resume to continue it, or give --work-dir a new folder (or move '
+                f'them away) to start another')
     if args.resume == 'auto':
         # The newest checkpoint that loads: a crash while saving cannot make
         # the run restart from a truncated file.

@@ -16,7 +16,7 @@ from typing import List, Optional, Union
 from mmengine.fileio import LocalBackend
 from mmengine.logging import print_log
 
-from mmvanilla.utils.paths import atomic_output
+from mmvanilla.utils.paths import atomic_output, remove_orphans
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -55,15 +55,12 @@ def _complete(path: str) -> bool:
 
 
 def remove_stale_temporaries(work_dir: str) -> List[str]:
-    """Delete the ``.tmp-*`` files a save killed mid-write left in ``work_dir``.
-
-    Called when a run starts or resumes: no save of this work dir is under way
-    then, so any such file is a dead partial checkpoint.
-    """
-    stale = glob.glob(osp.join(work_dir, '.tmp-*')) if osp.isdir(work_dir) else []
+    """Delete the temporaries that saves killed mid-write left in ``work_dir``
+    (those of processes of this host that no longer run: every rank of a
+    distributed run may call it, a live save's file is kept)."""
+    stale = remove_orphans(work_dir)
     for path in stale:
-        os.remove(path)
-        print_log(f'removed {path}: a partial checkpoint left by an interrupted save',
+        print_log(f'removed {path}: a partial file left by an interrupted save',
                   logger='current', level=30)
     return stale
 

@@ -292,9 +292,16 @@ def test_resume_in_a_work_dir_of_only_corrupt_checkpoints(shapes_root, tmp_path)
 
 
 def test_stale_partial_checkpoints_are_removed_when_training_starts(shapes_root, tmp_path):
-    stale = tmp_path / '.tmp-abc123'
+    import subprocess
+
+    from mmvanilla_runtime.outputs import temporary_prefix
+    dead = subprocess.Popen(['true'])
+    dead.wait()  # a save of a process that no longer runs
+    stale = tmp_path / f'{temporary_prefix(dead.pid)}abc123-epoch_2.pth'
     stale.write_bytes(b'\0' * 1000)
+    live = tmp_path / f'{temporary_prefix(os.getppid())}abc123-epoch_2.pth'
+    live.write_bytes(b'\0' * 1000)  # a running process's save is left alone
     proc = train(shapes_root, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert not stale.exists() and (tmp_path / 'epoch_1.pth').is_file()
+    assert not stale.exists() and live.exists() and (tmp_path / 'epoch_1.pth').is_file()
     assert 'removed' in proc.stdout + proc.stderr and 'interrupted save' in proc.stdout + proc.stderr
