@@ -3,14 +3,20 @@
 # NPROC processes per node (GPUs; on a CPU-only machine, gloo processes).
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on each node.
 set -e
-CONFIG=$1
-CHECKPOINT=$2
-NPROC=$3
+CONFIG=${1:-}
+CHECKPOINT=${2:-}
+NPROC=${3:-}
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PYTHON=${PYTHON:-python}
+USAGE="tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py args]"
+# shellcheck source=tools/launch_checks.sh
+source "$(dirname "$0")/launch_checks.sh"
+check_launch "$CONFIG"
+check_count NPROC "$NPROC"
+[[ -f $CHECKPOINT ]] || launch_error "checkpoint '$CHECKPOINT' not found: $USAGE"
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 exec "$PYTHON" -m torch.distributed.run \

@@ -3,13 +3,18 @@
 # NPROC processes per node (GPUs; on a CPU-only machine, gloo processes).
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on each node.
 set -e
-CONFIG=$1
-NPROC=$2
+CONFIG=${1:-}
+NPROC=${2:-}
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PYTHON=${PYTHON:-python}
+USAGE="tools/dist_train.sh CONFIG NPROC [train.py args]"
+# shellcheck source=tools/launch_checks.sh
+source "$(dirname "$0")/launch_checks.sh"
+check_launch "$CONFIG"
+check_count NPROC "$NPROC"
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 exec "$PYTHON" -m torch.distributed.run \

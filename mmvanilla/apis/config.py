@@ -29,6 +29,17 @@ class CfgOptionsAction(DictAction):
                               ) from None
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (argparse reports anything else in one line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{value} must be >= 1')
+    return value
+
+
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """mmdet's --work-dir, --cfg-options, --launcher and --local_rank."""
     parser.allow_abbrev = False  # mmvanilla.cli reads --verbose spelled out

@@ -6,7 +6,7 @@ dataloader worker, mismatched FPN channels in the first forward pass.
 import json
 import math
 import os.path as osp
-from typing import Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence
 
 from mmengine.config import Config
 
@@ -33,6 +33,24 @@ def check_backbone_and_neck(model_cfg: dict) -> None:
                 f'model.neck.in_channels {list(neck["in_channels"])} do not match '
                 f'the backbone outputs {channels} (out_indices {list(indices)}): '
                 f'set model.neck.in_channels={channels}')
+
+
+def check_levels(model_cfg: dict) -> None:
+    """The neck gives as many feature levels as each dense head's anchor
+    generator has strides (mmdet would fail at the first prediction, e.g.
+    with a ZeroDivisionError)."""
+    neck = model_cfg.get('neck')
+    outs = neck.get('num_outs') if isinstance(neck, dict) else None
+    for name in ('bbox_head', 'rpn_head'):
+        head = model_cfg.get(name)
+        prior = head.get('anchor_generator') if isinstance(head, dict) else None
+        strides = prior.get('strides') if isinstance(prior, dict) else None
+        if isinstance(outs, int) and isinstance(strides, (list, tuple)) \
+                and len(strides) != outs:
+            raise ConfigError(
+                f'model.neck.num_outs={outs} but model.{name}.anchor_generator.strides has '
+                f'{len(strides)} levels ({list(strides)}): give the neck as many outputs as the '
+                f'head has strides (or the strides of its {outs} levels)')
 
 
 def check_checkpoints(cfg: Config, pretrained: bool = True) -> None:
@@ -99,6 +117,28 @@ def _polygons_ok(segmentation) -> bool:
         for p in segmentation)
 
 
+def _mask_problem(segmentation, image: dict) -> Optional[str]:
+    """What keeps an annotation's mask from being its image's, or None:
+    a missing one, polygon points outside the image (1 px of slack), an RLE
+    of another size."""
+    width, height = image.get('width'), image.get('height')
+    if segmentation is None or segmentation == []:
+        return 'no "segmentation"'
+    if isinstance(segmentation, dict):
+        if width is not None and list(segmentation.get('size', [])) != [height, width]:
+            return (f'an RLE mask of size {segmentation.get("size")}, not the image\'s '
+                    f'[{height}, {width}] (height, width)')
+        return None
+    if width is None or height is None:
+        return None
+    for polygon in segmentation:
+        xs, ys = polygon[0::2], polygon[1::2]
+        if min(xs) < -1 or min(ys) < -1 or max(xs) > width + 1 or max(ys) > height + 1:
+            return (f'polygon points outside its {width}x{height} image (x {min(xs):g}..'
+                    f'{max(xs):g}, y {min(ys):g}..{max(ys):g})')
+    return None
+
+
 def check_class_mapping(classes: Sequence[str], categories: Sequence[str], path: str) -> None:
     """The dataset's ``classes`` must name categories of the annotation file,
     each once, in the file's order: mmdet's CocoDataset and CocoMetric number
@@ -150,7 +190,7 @@ def numbers_labels_by_file_order(dataset: dict) -> bool:
 
 def check_coco_schema(data: dict, path: str, training: bool = False,
                       classes: Optional[Sequence[str]] = None, min_size: int = 0,
-                      label_order: bool = True) -> None:
+                      label_order: bool = True, with_mask: bool = False) -> None:
     """The COCO instances layout that pycocotools and mmdet index without checks.
 
     A file without "annotations" (COCO's image_info_test-dev) is accepted
@@ -180,6 +220,11 @@ def check_coco_schema(data: dict, path: str, training: bool = False,
             if side in image and not (_is_number(image[side]) and image[side] > 0):
                 raise bad(f'image {image["id"]} has "{side}" {image[side]!r}, not a '
                           f'positive number of pixels')
+        if image['id'] in images:
+            raise bad(f'image id {image["id"]} is used by more than one image '
+                      f'({images[image["id"]].get("file_name")!r} and '
+                      f'{image.get("file_name")!r}): their boxes would be mixed up; give each '
+                      f'image its own id')
         images[image['id']] = image
     category_names = {c.get('id'): c.get('name') for c in data['categories']
                       if isinstance(c, dict)}
@@ -188,10 +233,15 @@ def check_coco_schema(data: dict, path: str, training: bool = False,
                                       if isinstance(c, dict)], path)
     dropped = dict(crowd=0, tiny=0, outside=0, other_class=0)
     kept_images = set()
+    ann_ids = set()
     for ann in data['annotations']:
         if not isinstance(ann, dict):
             raise bad(f'annotation {str(ann)[:80]} is not an object')
         name = f'annotation {ann.get("id")!r}'
+        if ann.get('id') in ann_ids:
+            raise bad(f'{name} is used by more than one annotation (pycocotools keeps only '
+                      f'the last): give each annotation its own id')
+        ann_ids.add(ann.get('id'))
         if ann.get('image_id') not in images:
             raise bad(f'{name} has image_id {ann.get("image_id")!r}, which is not in "images"')
         if ann.get('category_id') not in category_names:
@@ -208,6 +258,12 @@ def check_coco_schema(data: dict, path: str, training: bool = False,
             raise bad(f'{name} has a "segmentation" that is neither polygons (lists of '
                       f'x, y pairs, 3 points or more) nor RLE (got {str(ann["segmentation"])[:60]})')
         image = images[ann['image_id']]
+        if with_mask and not ann.get('iscrowd', 0):
+            problem = _mask_problem(ann.get('segmentation'), image)
+            if problem:
+                raise bad(f'{name} (image {image.get("file_name")!r}) has {problem}: the '
+                          f'config loads masks (LoadAnnotations with_mask=True), which must '
+                          f'lie in their image')
         x, y, w, h = box
         inside_w = min(x + w, image.get('width', math.inf)) - max(x, 0)
         inside_h = min(y + h, image.get('height', math.inf)) - max(y, 0)
@@ -242,7 +298,8 @@ def check_coco_schema(data: dict, path: str, training: bool = False,
 
 def check_annotation_file(path: str, img_dir: Optional[str] = None,
                           training: bool = False, classes: Optional[Sequence[str]] = None,
-                          min_size: int = 0, label_order: bool = True) -> None:
+                          min_size: int = 0, label_order: bool = True,
+                          with_mask: bool = False) -> None:
     """A COCO annotation file must exist and list images; small files are
     checked through (:func:`check_coco_schema`, the dataset's ``classes``
     among its categories) and have every listed image file checked for
@@ -269,7 +326,7 @@ def check_annotation_file(path: str, img_dir: Optional[str] = None,
         raise DatasetError(
             f'annotation file {path!r} lists no images: a COCO instances file '
             f'needs "images", "annotations" and "categories"')
-    check_coco_schema(data, path, training, classes, min_size, label_order)
+    check_coco_schema(data, path, training, classes, min_size, label_order, with_mask)
     if img_dir is not None and osp.isdir(img_dir):
         missing = [im.get('file_name') for im in data['images']
                    if not osp.isfile(osp.join(img_dir, str(im.get('file_name'))))]
@@ -302,7 +359,8 @@ def check_datasets(cfg: Config, splits: List[str]) -> None:
                 check_annotation_file(ann, img_dir, training=split == 'train',
                                       classes=classes,
                                       min_size=min_size if _is_number(min_size) else 0,
-                                      label_order=label_order)
+                                      label_order=label_order,
+                                      with_mask=loads_masks(dataset))
                 checked.add((osp.abspath(ann), classes))
         evaluator = cfg.get(f'{split}_evaluator')
         for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
@@ -313,6 +371,12 @@ def check_datasets(cfg: Config, splits: List[str]) -> None:
                     and not metric.get('sort_categories')
                 check_annotation_file(metric['ann_file'], classes=metric_classes,
                                       label_order=coco_order)
+
+
+def loads_masks(dataset: dict) -> bool:
+    """Whether a dataset's pipeline loads instance masks."""
+    return any(isinstance(step, dict) and str(step.get('type', '')).endswith('LoadAnnotations')
+               and step.get('with_mask') for step in dataset.get('pipeline') or [])
 
 
 def dataset_classes(dataset: dict) -> Optional[Sequence[str]]:
@@ -363,28 +427,63 @@ def _num_classes(node, path: str = 'model'):
             yield from _num_classes(value, f'{path}.{i}')
 
 
-def check_values(cfg: Config, splits: List[str]) -> None:
-    """Values that would fail deep inside torch or mmengine, or train nothing."""
-    for path, value in _num_classes(cfg.model):
-        if not _is_int(value, 1):
-            raise ConfigError(f'{path} must be an int >= 1, got {value!r}: set it to the '
-                              f'number of classes of the dataset')
-    for split in splits:
-        loader = cfg.get(f'{split}_dataloader') or {}
-        size = loader.get('batch_size', 1)
-        if not _is_int(size, 1):
-            raise ConfigError(f'{split}_dataloader.batch_size must be an int >= 1, got {size!r}')
-    if 'train' not in splits:
-        return
-    train_cfg = cfg.get('train_cfg') or {}
-    for key in ('max_epochs', 'max_iters'):
-        if key in train_cfg and not _is_int(train_cfg[key], 1):
-            raise ConfigError(f'train_cfg.{key} must be an int >= 1, got {train_cfg[key]!r}: '
-                              f'with it nothing would be trained')
-    optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
-    lr = optimizer.get('lr')
-    if lr is not None and not (_is_number(lr) and lr > 0):
-        raise ConfigError(f'optim_wrapper.optimizer.lr must be a number > 0, got {lr!r}')
+class Domain(NamedTuple):
+    """The values a config key may take, and how to say so."""
+    text: str
+    holds: Callable[[object], bool]
+
+
+def _unit(value) -> bool:
+    return _is_number(value) and 0 <= value <= 1
+
+
+UNIT = Domain('a number in [0, 1]', _unit)
+UNITS = Domain('a number in [0, 1] (or a list of them)', lambda v: _unit(v) or (
+    isinstance(v, (list, tuple)) and bool(v) and all(map(_unit, v))))
+COUNT = Domain('an int >= 1', lambda v: _is_int(v, 1))
+NON_NEGATIVE_INT = Domain('an int >= 0', lambda v: _is_int(v, 0))
+POSITIVE = Domain('a number > 0', lambda v: _is_number(v) and v > 0)
+NON_NEGATIVE = Domain('a number >= 0', lambda v: _is_number(v) and v >= 0)
+BOOL = Domain('True or False', lambda v: v is None or isinstance(v, bool))
+#: The values each key may take wherever it stands in a config: one table for
+#: every tool's pre-flight (``check_numbers``). Thresholds, IoUs and
+#: probabilities lie in [0, 1], counts are >= 1, norms and rates are > 0.
+DOMAINS: Dict[str, Domain] = {
+    **dict.fromkeys(('score_thr', 'iou_threshold', 'iou_thr', 'pos_iou_thr', 'min_pos_iou',
+                     'mask_thr_binary', 'pos_fraction', 'act_learn'), UNIT),
+    'momentum': Domain('a number in [0, 1] (or None)', lambda v: v is None or _unit(v)),
+    **dict.fromkeys(('neg_iou_thr', 'prob'), UNITS),
+    **dict.fromkeys(('max_per_img', 'num_outs', 'batch_size', 'max_epochs', 'max_iters',
+                     'num_classes', 'val_interval', 'base_batch_size'), COUNT),
+    'num_workers': NON_NEGATIVE_INT,
+    **dict.fromkeys(('lr', 'max_norm', 'layer_decay_rate', 'eps', 'start_factor'), POSITIVE),
+    **dict.fromkeys(('weight_decay', 'decay_mult', 'lr_mult', 'norm_decay_mult',
+                     'bias_decay_mult', 'min_bbox_size', 'eta_min'), NON_NEGATIVE),
+    **dict.fromkeys(('resume', 'deploy', 'with_cp', 'keep_ratio', 'with_mask', 'with_bbox',
+                     'norm_eval', 'by_epoch', 'draw', 'enable', 'bgr_to_rgb', 'rgb_to_bgr',
+                     'find_unused_parameters', 'sort_categories', 'format_only',
+                     'save_last', 'clip_border'), BOOL),
+}
+
+
+def _entries(node, path: str = ''):
+    """Every (dotted path, key, value) of the config's dicts."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            full = f'{path}.{key}' if path else str(key)
+            yield full, str(key), value
+            yield from _entries(value, full)
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _entries(value, f'{path}.{i}')
+
+
+def check_domains(cfg) -> None:
+    """Each key of :data:`DOMAINS`, wherever it stands, holds a value of its domain."""
+    for path, key, value in _entries(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg):
+        domain = DOMAINS.get(key)
+        if domain is not None and not domain.holds(value):
+            raise ConfigError(f'{path} must be {domain.text}, got {value!r}')
 
 
 def _leaves(node, path: str):
@@ -402,7 +501,8 @@ def _leaves(node, path: str):
 def check_numbers(cfg: Config) -> None:
     """Every number of the config is finite, no bool is written as a string
     (``'False'`` is true to Python) and no ``dict(...)`` is left as text (what
-    ``--cfg-options`` makes of one): whatever key it is under."""
+    ``--cfg-options`` makes of one): whatever key it is under; and every key
+    of :data:`DOMAINS` holds a value of its domain."""
     for path, value in _leaves(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg, ''):
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f'{path} is {value}: every number in a config must be finite')
@@ -413,10 +513,11 @@ def check_numbers(cfg: Config) -> None:
             raise ConfigError(f'{path} is the text {value!r}, not a dict: --cfg-options does '
                               f'not parse dict(...); set its keys one by one, '
                               f'KEY.SUBKEY=VALUE, or put it in a config file')
+    check_domains(cfg)
 
 
 def check_pipelines(cfg: Config, splits: List[str]) -> None:
-    """Resize scales and flip probabilities that OpenCV and mmcv can use."""
+    """Resize scales that OpenCV and mmcv can use."""
     for split, _, _, dataset in _split_datasets(cfg, splits):
         for i, step in enumerate(dataset.get('pipeline') or []):
             where = f'{split}_dataloader.dataset.pipeline.{i} ({step.get("type")})'
@@ -430,9 +531,6 @@ def check_pipelines(cfg: Config, splits: List[str]) -> None:
                     if not ok:
                         raise ConfigError(f'{where}: scale {scale!r} must be (width, '
                                           f'height) in pixels, both >= 1')
-            prob = step.get('prob')
-            if prob is not None and not (_is_number(prob) and 0 <= prob <= 1):
-                raise ConfigError(f'{where}: prob {prob!r} must be a number in [0, 1]')
 
 
 def _test_input_shape(cfg: Config) -> tuple:
@@ -480,11 +578,28 @@ def check_model_runs(cfg: Config) -> None:
     except Exception as e:  # noqa: BLE001 - any failure is the config's
         if isinstance(e, NotImplementedError) or 'meta' in str(e).lower():
             return  # a model that needs real data to be built (e.g. .item() in Swin)
-        where = f' (in model.{running[-1]})' if running else ''
+        where = f' (in model.{running[-1]})' if running else _failing_part(model_cfg, e)
         raise ConfigError(
             f'the model of this config cannot be {stage}{where}: {describe(e)}; check the '
             f'values under model (channels of backbone, neck and heads, num_classes, '
             f'sizes)') from None
+
+
+def _failing_part(model_cfg: dict, error: Exception) -> str:
+    """`` (in model.KEY)`` for the part of a model config that fails to build
+    alone as the whole model did (same exception type), else ''."""
+    import torch
+    from mmdet.registry import MODELS
+    for key, part in model_cfg.items():
+        if not (isinstance(part, dict) and 'type' in part):
+            continue
+        try:
+            with torch.device('meta'):
+                MODELS.build(part)
+        except Exception as e:  # noqa: BLE001 - only its type is compared
+            if type(e) is type(error):
+                return f' (in model.{key})'
+    return ''
 
 
 def _registered_sections(cfg: Config, splits: List[str]):
@@ -526,33 +641,52 @@ def check_registered_types(cfg: Config, splits: List[str]) -> None:
                 f'spelling, or import the module that registers it (custom_imports)')
 
 
-def check_model_arguments(node, path: str = 'model') -> None:
-    """Each value under ``model`` has the kind the argument it goes to takes,
-    where the class's signature annotates it plainly: a bool for ``bool``
-    (``'no'`` would be true), a number for ``int`` or ``float``."""
+def check_model_arguments(node, path: str = 'model', registries: Sequence = ()) -> None:
+    """Each value of a config object has the kind the argument it goes to
+    takes, where the class's signature tells it plainly (an annotation, or a
+    default of that kind): a bool for a bool (``'no'`` would be true), a
+    number for an ``int`` or ``float``. ``registries``: where its ``type``
+    is looked up (default: mmdet's models and task utilities)."""
     import inspect
 
     from mmdet.registry import MODELS, TASK_UTILS
+    registries = registries or (MODELS, TASK_UTILS)
     if isinstance(node, (list, tuple)):
         for i, item in enumerate(node):
-            check_model_arguments(item, f'{path}.{i}')
+            check_model_arguments(item, f'{path}.{i}', registries)
         return
     if not isinstance(node, dict):
         return
     kind = node.get('type')
-    cls = (MODELS.get(kind) or TASK_UTILS.get(kind)) if isinstance(kind, str) else None
+    cls = next((c for c in (r.get(kind) for r in registries) if c is not None), None) \
+        if isinstance(kind, str) else None
     try:
         params = inspect.signature(cls).parameters if inspect.isclass(cls) else {}
     except (TypeError, ValueError):
         params = {}
     for key, value in node.items():
-        annotation = params[key].annotation if key in params else None
-        annotation = getattr(annotation, '__name__', annotation)  # bool or 'bool'
-        if annotation == 'bool' and value is not None and not isinstance(value, bool):
+        param = params.get(key)
+        annotation = getattr(param.annotation, '__name__', param.annotation) if param else None
+        default = param.default if param else None
+        unannotated_bool = param is not None and isinstance(default, bool) \
+            and param.annotation is inspect.Parameter.empty
+        if (annotation == 'bool' or unannotated_bool) and value is not None \
+                and not isinstance(value, bool):
             raise ConfigError(f'{path}.{key} must be True or False, got {value!r}')
         if annotation in ('int', 'float') and isinstance(value, (str, bool)):
             raise ConfigError(f'{path}.{key} must be a number, got {value!r}')
-        check_model_arguments(value, f'{path}.{key}')
+        check_model_arguments(value, f'{path}.{key}', registries)
+
+
+def check_arguments(cfg: Config, splits: List[str]) -> None:
+    """:func:`check_model_arguments` for the model and for everything else
+    the Runner builds (hooks, datasets, transforms, optimizer, metrics)."""
+    check_model_arguments(cfg.model)
+    for path, node, registry in _registered_sections(cfg, splits):
+        if isinstance(node, dict):
+            check_model_arguments({k: v for k, v in node.items()
+                                   if k not in ('pipeline', 'dataset', 'datasets', 'optimizer')},
+                                  path, (registry,))
 
 
 def check_config(cfg: Config, splits: Optional[List[str]] = None,
@@ -560,12 +694,12 @@ def check_config(cfg: Config, splits: Optional[List[str]] = None,
     """All pre-flight checks; ``splits`` e.g. ``['train', 'val']``."""
     splits = splits or []
     check_numbers(cfg)
-    check_values(cfg, splits)
     check_backbone_and_neck(cfg.model)
+    check_levels(cfg.model)
     check_pipelines(cfg, splits)
     check_heads_against_dataset(cfg, splits)
     check_model_runs(cfg)
-    check_model_arguments(cfg.model)
     check_registered_types(cfg, splits)
+    check_arguments(cfg, splits)
     check_datasets(cfg, splits)
     check_checkpoints(cfg, pretrained)

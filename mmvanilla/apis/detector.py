@@ -8,7 +8,8 @@ from mmengine.registry import init_default_scope
 from torch import Tensor, nn
 
 from mmvanilla.apis.config import load_config
-from mmvanilla.apis.config_checks import (check_backbone_and_neck, check_model_runs,
+from mmvanilla.apis.config_checks import (check_backbone_and_neck, check_levels,
+                                          check_model_arguments, check_model_runs,
                                           check_numbers)
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.checkpoint_fit import check_checkpoint_fits, checkpoint_state_dict
@@ -25,7 +26,9 @@ def build_detector(config: str, checkpoint: Optional[str] = None,
     cfg = load_config(config, cfg_options)
     check_numbers(cfg)
     check_backbone_and_neck(cfg.model)
+    check_levels(cfg.model)
     check_model_runs(cfg)
+    check_model_arguments(cfg.model)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     from mmdet.registry import MODELS
     cfg.model.backbone.pop('init_cfg', None)

@@ -22,7 +22,7 @@ from typing import List, Optional
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mmvanilla.apis.config import model_tool_parser
+from mmvanilla.apis.config import model_tool_parser, positive_int
 from mmvanilla.apis.detector import build_detector, fused_copy, raw_outputs
 from mmvanilla.utils.paths import atomic_output, check_outputs, writable_file
 
@@ -76,7 +76,7 @@ def count(model, shape) -> dict:
 def main(argv: Optional[List[str]] = None) -> None:
     parser = model_tool_parser(__doc__)
     parser.add_argument('config')
-    parser.add_argument('--shape', type=int, nargs=2, default=[800, 1280], metavar=('H', 'W'))
+    parser.add_argument('--shape', type=positive_int, nargs=2, default=[800, 1280], metavar=('H', 'W'))
     parser.add_argument('--out', help='also write the figures as JSON')
     args = parser.parse_args(argv)
     if args.out:

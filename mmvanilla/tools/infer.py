@@ -16,14 +16,13 @@ import time
 import warnings
 from typing import List, Optional
 
-import cv2
-
 from mmvanilla.apis.config import load_config, model_tool_parser
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.checkpoint_fit import check_checkpoint_fits
 from mmvanilla.utils.errors import CheckpointError, ConfigError, DatasetError
 from mmvanilla.utils.paths import check_outputs, writable_dir
-from mmvanilla_runtime.preprocess import IMAGE_EXTENSIONS
+from mmvanilla_runtime.errors import RuntimeInputError
+from mmvanilla_runtime.preprocess import IMAGE_EXTENSIONS, read_image
 
 
 
@@ -47,10 +46,11 @@ def expand_inputs(inputs: List[str]) -> List[str]:
             raise DatasetError(f'input {item!r} not found: give image files, folders or '
                                f'quoted glob patterns')
         images += found
-    for path in images:
-        if cv2.imread(path) is None:
-            raise DatasetError(f'{path!r} cannot be read as an image (empty, truncated or '
-                               f'another format): remove it from the inputs')
+    for path in images:  # the runtime's reader: a pixel limit before decoding
+        try:
+            read_image(path)
+        except RuntimeInputError as e:
+            raise DatasetError(f'{e}: remove it from the inputs') from None
     return images
 
 

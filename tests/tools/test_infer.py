@@ -40,7 +40,7 @@ def test_draws_detections_for_a_folder_and_a_glob(trained_retinanet, shapes_root
     ('missing', ["input '{tmp}/nope.png' not found", 'glob patterns']),
     ('empty_folder', ["folder '{tmp}/empty' holds no image file"]),
     ('no_match', ["'{tmp}/*.jpg' matches no image file"]),
-    ('not_an_image', ["'{tmp}/broken.png' cannot be read as an image"]),
+    ('not_an_image', ["'{tmp}/broken.png' cannot be decoded", 'remove it from the inputs']),
     ('out_dir_is_a_file', ["--out-dir '{tmp}/file.txt/out' cannot be written"]),
     ('score_thr', ['--score-thr must lie in [0, 1], got 2.0']),
     ('checkpoint_misfit', ['does not fit the model', 'unexpected keys (e.g. foo)']),
