@@ -54,9 +54,16 @@ def image_paths(args: List[str]) -> List[Tuple[str, str]]:
     return paths
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, its refusals raised as one-line user errors."""
+
+    def error(self, message: str):
+        raise RuntimeInputError(f'{message} (python -m mmvanilla_runtime --help)')
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """The command line's work; errors are raised (see :func:`run`)."""
-    parser = argparse.ArgumentParser(prog='python -m mmvanilla_runtime', description=__doc__,
+    parser = _Parser(prog='python -m mmvanilla_runtime', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      allow_abbrev=False)
     parser.add_argument('artefact', help='output folder of tools/deploy.py')
@@ -71,9 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise RuntimeInputError(f'--batch-size must be >= 1, got {args.batch_size}')
     paths = image_paths(args.images)
     artefact_files = [osp.join(args.artefact, n) for n in (DESCRIPTION, 'model.onnx')]
-    check_outputs({'--out': args.out}, [p for p, _ in paths] + artefact_files)
-    if osp.splitext(args.out)[1].lower() != '.json':
-        raise RuntimeInputError(f'--out {args.out!r}: name a .json file')
+    check_outputs({'--out': args.out}, [p for p, _ in paths] + artefact_files, kind='.json')
     folder = osp.dirname(osp.abspath(args.out))
     if not osp.isdir(folder):
         raise RuntimeInputError(f'--out {args.out!r}: folder {folder!r} does not exist')

@@ -48,10 +48,9 @@ def _depth(node, level: int = 1) -> int:
     return level
 
 
-def _number(value, low=-math.inf, high=math.inf, low_open=False) -> bool:
+def _number(value, low=-math.inf, high=math.inf) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value) and (value > low if low_open else value >= low) \
-        and value <= high
+        and math.isfinite(value) and low <= value <= high
 
 
 def _sha(value) -> bool:
@@ -93,10 +92,19 @@ def schema_problems(desc: dict) -> List[str]:
         'a list of names (1 to 100000 non-empty strings)')
     if outputs == OUTPUTS + ['masks']:
         need(_number(desc.get('mask_threshold'), 0, 1), 'mask_threshold', 'a number in [0, 1]')
-    p = desc.get('preprocess')
+    problems += preprocess_problems(desc.get('preprocess'))
+    return problems
+
+
+def preprocess_problems(p) -> List[str]:
+    """The schema's part for ``preprocess``: what breaks it (empty if nothing)."""
+    problems = []
+
+    def need(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            problems.append(f'{key} must be {what}, got {_short(dict(preprocess=p), key)}')
     if not isinstance(p, dict) or not isinstance(p.get('resize'), dict):
-        problems.append('preprocess.resize must be an object')
-        return problems
+        return ['preprocess.resize must be an object']
     resize = p['resize']
     need(isinstance(resize.get('scale'), list) and len(resize['scale']) == 2 and all(
         isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE
@@ -107,10 +115,10 @@ def schema_problems(desc: dict) -> List[str]:
     need(resize.get('interpolation', 'bilinear') == 'bilinear',
          'preprocess.resize.interpolation', "'bilinear'")
     need(isinstance(p.get('to_rgb'), bool), 'preprocess.to_rgb', 'true or false')
-    for key, low, low_open in (('mean', -1e4, False), ('std', 1e-6, False)):
+    for key, low in (('mean', -1e4), ('std', 1e-6)):
         values = p.get(key)
         need(isinstance(values, list) and len(values) == 3 and all(
-            _number(v, low, 1e4, low_open) for v in values), f'preprocess.{key}',
+            _number(v, low, 1e4) for v in values), f'preprocess.{key}',
             f'3 finite numbers in [{low:g}, 1e4]')
     need(isinstance(p.get('pad_size_divisor'), int) and not isinstance(
         p.get('pad_size_divisor'), bool) and 1 <= p['pad_size_divisor'] <= MAX_PAD_DIVISOR,

@@ -25,7 +25,7 @@ import re
 import shutil
 import socket
 import tempfile
-from typing import Dict, Iterable, Iterator, Optional
+from typing import Dict, Iterable, Iterator, Optional, Union
 
 from .errors import RuntimeInputError
 
@@ -56,17 +56,18 @@ def _key(path: str) -> str:
     return osp.realpath(osp.expanduser(str(path)))
 
 
-def is_own_kind(path: str) -> bool:
-    """Whether the existing file ``path`` is of the kind its name says a
-    program of mmvanilla writes there (so replacing it loses nothing the
-    user made by other means). Empty files are; folders, links to elsewhere
-    and unknown kinds are not."""
+def is_own_kind(path: str, kind: Optional[str] = None) -> bool:
+    """Whether the existing file ``path`` is of the kind a program of
+    mmvanilla writes there (``kind``, an extension such as ``.json``;
+    default: the one its name has), so that replacing it loses nothing the
+    user made by other means. Empty files are; folders, links and unknown
+    kinds are not."""
     if osp.islink(path) or not osp.isfile(path):
         return False
     size = osp.getsize(path)
     if size == 0:
         return True
-    ext = osp.splitext(path)[1].lower()
+    ext = (kind or osp.splitext(path)[1]).lower()
     try:
         with open(path, 'rb') as f:
             head = f.read(16)
@@ -80,18 +81,28 @@ def is_own_kind(path: str) -> bool:
 
 
 def artefact_folder_of(path: str) -> Optional[str]:
-    """The deployed artefact folder ``path`` would be written into, if any."""
+    """The deployed artefact folder ``path`` would be written into (its
+    folder, or a folder above it), if any."""
     folder = osp.dirname(_key(path))
-    return folder if osp.isfile(osp.join(folder, ARTEFACT_DESCRIPTION)) else None
+    while True:
+        if osp.isfile(osp.join(folder, ARTEFACT_DESCRIPTION)):
+            return folder
+        parent = osp.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
 def check_outputs(outputs: Dict[str, str], inputs: Iterable[str] = (),
-                  into_artefact: bool = False, replace: bool = False) -> None:
+                  into_artefact: bool = False, replace: bool = False,
+                  kind: Union[str, Dict[str, str], None] = None) -> None:
     """Refuse, before any work, outputs (``{what: path}``) that would destroy
     something (see the module's rules). ``into_artefact``: the run writes an
     artefact folder itself (``tools/deploy.py``, ``tools/quantize.py``);
     ``replace``: the paths are an earlier complete output of the same kind,
-    which may be replaced whatever its files hold."""
+    which may be replaced whatever its files hold; ``kind``: the kind of file
+    written (an extension, e.g. ``.json``; or one per output), where not the
+    one each name has."""
     given = {_key(p): p for p in inputs if p}
     seen: Dict[str, str] = {}
     for what, path in outputs.items():
@@ -113,11 +124,12 @@ def check_outputs(outputs: Dict[str, str], inputs: Iterable[str] = (),
                 f'files must stay as tools/deploy.py wrote them; write elsewhere')
         if osp.isdir(path):
             raise RuntimeInputError(f'{what} {path!r} is a folder: give a file name')
-        if osp.lexists(path) and not replace and not is_own_kind(path):
+        written = kind.get(what) if isinstance(kind, dict) else kind
+        if osp.lexists(path) and not replace and not is_own_kind(path, written):
             raise RuntimeInputError(
                 f'{what} {path!r} already exists and is not a '
-                f'{osp.splitext(path)[1] or "extension-less"} file of the kind this run '
-                f'writes (it was not made here): move it away, or choose another path')
+                f'{written or osp.splitext(path)[1] or "extension-less"} file of the kind this '
+                f'run writes (it was not made here): move it away, or choose another path')
 
 
 def check_folder_outputs(out_dir: str, names: Iterable[str], inputs: Iterable[str] = (),

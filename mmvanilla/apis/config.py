@@ -9,6 +9,7 @@ from mmengine.config import Config, DictAction
 
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla.utils.paths import writable_dir
+from mmvanilla_runtime.outputs import artefact_folder_of
 
 CONFIG_EXTENSIONS = ('.py', '.json', '.yaml', '.yml')
 
@@ -83,6 +84,9 @@ def load_runner_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if artefact_folder_of(osp.join(cfg.work_dir, 'log')):
+        raise ConfigError(f'work dir {cfg.work_dir!r} is a deployed artefact folder: its files '
+                          'must stay as tools/deploy.py wrote them; give another --work-dir')
     writable_dir(cfg.work_dir, 'work dir')
     if not args.verbose and 'runner_type' not in cfg:
         # Console: warnings plus a few lines of progress; the log file keeps all.

@@ -458,7 +458,7 @@ DOMAINS: Dict[str, Domain] = {
     'num_workers': NON_NEGATIVE_INT,
     **dict.fromkeys(('lr', 'max_norm', 'layer_decay_rate', 'eps', 'start_factor'), POSITIVE),
     **dict.fromkeys(('weight_decay', 'decay_mult', 'lr_mult', 'norm_decay_mult',
-                     'bias_decay_mult', 'min_bbox_size', 'eta_min'), NON_NEGATIVE),
+                     'bias_decay_mult', 'eta_min'), NON_NEGATIVE),
     **dict.fromkeys(('resume', 'deploy', 'with_cp', 'keep_ratio', 'with_mask', 'with_bbox',
                      'norm_eval', 'by_epoch', 'draw', 'enable', 'bgr_to_rgb', 'rgb_to_bgr',
                      'find_unused_parameters', 'sort_categories', 'format_only',

@@ -15,7 +15,8 @@ from mmvanilla.deploy.end_to_end import EndToEndDetector, Inputs
 from mmvanilla.deploy.precision import TABLE
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla_runtime.artefact import (DESCRIPTION, FORMAT, FORMAT_VERSION, INPUTS,
-                                        check_description, file_hashes, sha256_of)
+                                        check_description, file_hashes, preprocess_problems,
+                                        sha256_of)
 
 MODEL_NAME = 'model.onnx'
 #: pipeline.json last: it marks a folder complete (utils.paths.staged_folder)
@@ -49,7 +50,7 @@ def preprocess_spec(cfg: Config) -> dict:
     scale = resize['scale']
     if isinstance(scale, (int, float)) or len(scale) != 2:
         raise ConfigError(f'Resize scale must be (width, height) to deploy, got {scale!r}')
-    return dict(resize=dict(scale=[int(s) for s in scale],
+    spec = dict(resize=dict(scale=[int(s) for s in scale],
                             keep_ratio=bool(resize.get('keep_ratio', False)),
                             interpolation='bilinear'),
                 to_rgb=bool(prep.get('bgr_to_rgb', False)),
@@ -57,6 +58,12 @@ def preprocess_spec(cfg: Config) -> dict:
                 std=[float(v) for v in prep.get('std') or (1, 1, 1)],
                 pad_size_divisor=int(prep.get('pad_size_divisor', 1)),
                 pad_value=float(prep.get('pad_value', 0)))
+    problems = preprocess_problems(spec)  # the runtime's schema, before any export
+    if problems:
+        raise ConfigError(f'the deployed runtime could not use this config\'s image '
+                          f'preparation: {problems[0]}: set it in model.data_preprocessor or '
+                          'the test pipeline\'s Resize')
+    return spec
 
 
 def class_names(cfg: Config) -> List[str]:

@@ -172,7 +172,8 @@ def plot_latency(results: Dict[str, dict], title: str, path: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    check_outputs({'--out': args.out, '--plot': args.plot}, [args.config, args.checkpoint])
+    check_outputs({'--out': args.out, '--plot': args.plot}, [args.config, args.checkpoint],
+                  kind={'--out': '.json', '--plot': '.png'})
     writable_file(args.out, '--out')
     if args.plot:
         writable_file(args.plot, '--plot')

@@ -20,7 +20,7 @@ from matplotlib import patches
 from matplotlib.figure import Figure  # (no pyplot: no global backend, files only)
 
 from mmvanilla.utils.errors import ConfigError
-from mmvanilla.utils.paths import atomic_output, writable_dir
+from mmvanilla.utils.paths import atomic_output, check_outputs, writable_dir
 
 COLORS = ('tab:red', 'tab:green', 'tab:blue', 'tab:orange', 'tab:purple', 'tab:cyan')
 
@@ -142,11 +142,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--out-dir', help='where the pictures go (default: WORK_DIR)')
     parser.add_argument('--score-thr', type=float, default=0.3)
     args = parser.parse_args(argv)
+    if not 0 <= args.score_thr <= 1:
+        raise ConfigError(f'--score-thr must lie in [0, 1], got {args.score_thr}')
     epochs = read_epochs(args.work_dir)
     out_dir = writable_dir(args.out_dir or args.work_dir, '--out-dir')
     images, names = read_detections(args.results, args.ann_file, args.img_dir)
     print_table(epochs)
     curves, detections = osp.join(out_dir, 'curves.png'), osp.join(out_dir, 'detections.png')
+    check_outputs({'the curves': curves, 'the detections picture': detections},
+                  [args.results, args.ann_file] + [path for path, _ in images])
     plot_curves(epochs, curves)
     plot_detections(images, names, detections, args.score_thr)
     print(f'wrote {curves}\nwrote {detections}')

@@ -34,7 +34,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--check-shape', type=int, nargs=2, default=[640, 960], metavar=('H', 'W'))
     parser.add_argument('--opset', type=int, default=17)
     args = parser.parse_args(argv)
-    check_outputs({'ONNX output': args.out}, [args.config, args.checkpoint])
+    check_outputs({'ONNX output': args.out}, [args.config, args.checkpoint], kind='.onnx')
     writable_file(args.out, 'ONNX output')
     try:
         import onnxruntime as ort

@@ -80,7 +80,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--out', help='also write the figures as JSON')
     args = parser.parse_args(argv)
     if args.out:
-        check_outputs({'--out': args.out}, [args.config])
+        check_outputs({'--out': args.out}, [args.config], kind='.json')
         writable_file(args.out, '--out')
     model, _, _ = build_detector(args.config, cfg_options=args.cfg_options)
     with without_onednn_plan():  # count on the nn.Conv2d path

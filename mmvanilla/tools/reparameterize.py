@@ -20,7 +20,7 @@ from mmvanilla.apis.config import model_tool_parser
 from mmvanilla.apis.detector import build_detector, max_rel_err, pre_nms_outputs
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.errors import ConfigError
-from mmvanilla.utils.paths import atomic_output, check_outputs, creatable_dir
+from mmvanilla.utils.paths import atomic_output, check_folder_outputs, creatable_dir
 
 TOLERANCE = 1e-4
 
@@ -38,8 +38,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     ckpt_path = osp.join(args.out_dir, f'{name}_deploy.pth')
     cfg_path = osp.join(args.out_dir,
                         f'{osp.splitext(osp.basename(args.config))[0]}_deploy.py')
-    check_outputs({'fused checkpoint': ckpt_path, 'deploy config': cfg_path},
-                  [args.config, args.checkpoint])
+    # (the config beside an earlier fused checkpoint is that run's, and is replaced)
+    check_folder_outputs(args.out_dir, [osp.basename(cfg_path), osp.basename(ckpt_path)],
+                         [args.config, args.checkpoint])
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
     if getattr(model.backbone, 'deploy', False):
         raise ConfigError(f'{args.config!r} already builds a fused backbone: nothing to do')

@@ -40,7 +40,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ConfigError(f'--out must end in .pkl or .pickle, got {args.out!r}')
-        check_outputs({'--out': args.out}, [args.config, args.checkpoint])
+        check_outputs({'--out': args.out}, [args.config, args.checkpoint], kind='.pkl')
         writable_file(args.out, '--out')  # (written atomically: mmvanilla.patches)
     cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
