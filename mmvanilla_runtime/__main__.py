@@ -16,7 +16,7 @@ from .artefact import DESCRIPTION
 from .detector import Detector, coco_entries
 from .engines import ENGINES
 from .errors import RuntimeInputError
-from .failures import run_main, write_failure
+from .failures import OneLineParser, run_main, write_failure
 from .outputs import atomic_output, check_outputs
 from .preprocess import IMAGE_EXTENSIONS
 
@@ -54,18 +54,11 @@ def image_paths(args: List[str]) -> List[Tuple[str, str]]:
     return paths
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, its refusals raised as one-line user errors."""
-
-    def error(self, message: str):
-        raise RuntimeInputError(f'{message} (python -m mmvanilla_runtime --help)')
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     """The command line's work; errors are raised (see :func:`run`)."""
-    parser = _Parser(prog='python -m mmvanilla_runtime', description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     allow_abbrev=False)
+    parser = OneLineParser(prog='python -m mmvanilla_runtime', description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           allow_abbrev=False)
     parser.add_argument('artefact', help='output folder of tools/deploy.py')
     parser.add_argument('images', nargs='+', help='image files or folders of images')
     parser.add_argument('--out', required=True, help='JSON file to write')

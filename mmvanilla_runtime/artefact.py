@@ -270,14 +270,20 @@ def check_model_files(model_path: str, expected: Dict[str, str]) -> None:
     """The model and its external data are the files the description was
     written with, byte for byte (not another deployment's, not damaged)."""
     data = read_model(model_path)
+    name = osp.basename(model_path)
+    if sha256_of(model_path, data) != expected.get(name):  # before parsing a damaged file
+        _differs(model_path)
     found = model_files(model_path, data)
     if set(found) != set(expected):
         raise RuntimeInputError(
             f'{model_path!r} uses the files {sorted(found)}, its description names '
             f'{sorted(expected)}: the folder mixes two deployments; run tools/deploy.py again')
     for name, path in found.items():
-        if sha256_of(path, data if path == model_path else None) != expected[name]:
-            raise RuntimeInputError(
-                f'{path!r} is not the file {DESCRIPTION} describes (its SHA-256 differs): '
-                'the folder mixes two deployments, or the file was damaged; run '
-                'tools/deploy.py again')
+        if path != model_path and sha256_of(path) != expected[name]:
+            _differs(path)
+
+
+def _differs(path: str) -> None:
+    raise RuntimeInputError(
+        f'{path!r} is not the file {DESCRIPTION} describes (its SHA-256 differs): the folder '
+        'mixes two deployments, or the file was damaged; run tools/deploy.py again')

@@ -6,6 +6,7 @@ message, and whatever else escapes is told in one ``error: ...`` line with
 its traceback kept in a file (``--verbose``: on stderr too). Standard
 library only.
 """
+import argparse
 import errno
 import os
 import os.path as osp
@@ -30,6 +31,18 @@ WRITE_FAILURES = {
                  'write elsewhere',
     errno.EROFS: 'the file system is read-only: write to another folder',
 }
+
+
+class UsageError(Exception):
+    """A command line that argparse refused; its message is the whole story."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose refusals are raised as :class:`UsageError` (told in one
+    line by :func:`run_main`) instead of a usage block and ``SystemExit``."""
+
+    def error(self, message: str):
+        raise UsageError(f'{message} ({self.prog} --help)')
 
 
 def write_failure(error: BaseException) -> Optional[str]:
@@ -111,6 +124,9 @@ def run_main(main: Callable[[Optional[List[str]]], Optional[int]], argv: List[st
     except KeyboardInterrupt:
         print(f'error: {interrupted}', file=sys.stderr, flush=True)
         return INTERRUPTED
+    except UsageError as e:
+        print(f'error: {e}', file=sys.stderr, flush=True)
+        return USER_ERROR
     except Exception as e:  # noqa: BLE001 - told in one line, or re-raised (a bug)
         message = translate(e)
         if message is None and not bugs_in_one_line:

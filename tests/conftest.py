@@ -101,7 +101,7 @@ def call_tool(name, *args, cwd=None, env=None) -> ToolResult:
             contextlib.redirect_stderr(err):
         try:
             code = call(module.main, [str(a) for a in args])
-        except SystemExit as e:  # argparse's own usage errors
+        except SystemExit as e:  # --help
             code = e.code
     return ToolResult(code, out.getvalue(), err.getvalue())
 

@@ -25,7 +25,7 @@ def execute(run):
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             try:
                 code = runtime(args)
-            except SystemExit as e:  # argparse's own usage errors
+            except SystemExit as e:  # --help
                 code = e.code
         return code, err.getvalue()
     result = call_tool(program, *args, env=run.env)

@@ -10,6 +10,7 @@ from mmengine.config import Config, DictAction
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla.utils.paths import writable_dir
 from mmvanilla_runtime.outputs import artefact_folder_of
+from mmvanilla_runtime.failures import OneLineParser
 
 CONFIG_EXTENSIONS = ('.py', '.json', '.yaml', '.yml')
 
@@ -65,8 +66,8 @@ def model_tool_parser(doc: str, **kwargs) -> argparse.ArgumentParser:
     help, with ``--cfg-options`` and ``--verbose``."""
     # allow_abbrev=False: mmvanilla.cli reads --verbose and --no-tuned-runtime
     # spelled out, before parsing
-    parser = argparse.ArgumentParser(description=doc, allow_abbrev=False, **kwargs,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(description=doc, allow_abbrev=False, **kwargs,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
     add_verbose_arg(parser)

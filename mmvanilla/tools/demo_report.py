@@ -21,6 +21,7 @@ from matplotlib.figure import Figure  # (no pyplot: no global backend, files onl
 
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla.utils.paths import atomic_output, check_outputs, writable_dir
+from mmvanilla_runtime.failures import OneLineParser
 
 COLORS = ('tab:red', 'tab:green', 'tab:blue', 'tab:orange', 'tab:purple', 'tab:cyan')
 
@@ -132,8 +133,8 @@ def plot_detections(images, names, path: str, score_thr: float) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('work_dir')
     parser.add_argument('results', help='COCO-format detections (PREFIX.bbox.json)')
     parser.add_argument('--ann-file', default='data/shapes/annotations/instances_val.json',

@@ -3,10 +3,11 @@ import argparse
 from typing import List, Optional
 
 from mmvanilla.datasets import make_shapes_dataset
+from mmvanilla_runtime.failures import OneLineParser
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = OneLineParser(description=__doc__)
     parser.add_argument('root', nargs='?', default='data/shapes', help='output folder')
     parser.add_argument('--num-train', type=int, default=160)
     parser.add_argument('--num-val', type=int, default=40)

@@ -15,10 +15,11 @@ from mmvanilla.deploy.precision import int8_artefact_path
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
 from mmvanilla.utils.paths import check_outputs, writable_file
+from mmvanilla_runtime.failures import OneLineParser
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
+    parser = OneLineParser(description='Test (and evaluate) a detector')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', type=str,

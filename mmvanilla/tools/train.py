@@ -19,10 +19,11 @@ from mmvanilla.utils.checkpoint_files import (
 from mmvanilla.utils.cpu_distributed import prepare_cpu_distributed
 from mmvanilla.utils.errors import CheckpointError, ConfigError
 from mmvanilla.utils.work_dir import hold_work_dir
+from mmvanilla_runtime.failures import OneLineParser
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a detector')
+    parser = OneLineParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--amp', action='store_true',
                         help='enable automatic-mixed-precision training')

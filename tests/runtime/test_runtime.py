@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mmvanilla_runtime.__main__ import run as runtime_main
-from mmvanilla_runtime.artefact import file_hashes
+from mmvanilla_runtime.artefact import file_hashes, sha256_of
 from mmvanilla_runtime.engines import check_precision_runs
 from mmvanilla_runtime.errors import RuntimeInputError
 from mmvanilla_runtime.preprocess import prepare_batch
@@ -149,9 +149,16 @@ def test_model_reading_files_outside_its_folder_is_refused(deployed, shapes_root
                               [helper.make_tensor_value_info('y', TensorProto.FLOAT, [4])],
                               [weight])
     onnx.save(helper.make_model(graph), str(art / 'model.onnx'))
+
+    def describe_model_as_it_is():  # (as someone who also edits pipeline.json would)
+        desc = json.loads((art / 'pipeline.json').read_text())
+        desc['files'] = {'model.onnx': sha256_of(str(art / 'model.onnx'))}
+        (art / 'pipeline.json').write_text(json.dumps(desc))
+    describe_model_as_it_is()
     one_line(capsys, [art, f'{shapes_root}/val', '--out', tmp_path / 'r.json'],
              "external data '../secret.bin' outside its folder")
     (art / 'model.onnx').write_bytes(b'\xff\xff\xff not protobuf')
+    describe_model_as_it_is()
     one_line(capsys, [art, f'{shapes_root}/val', '--out', tmp_path / 'r.json'],
              'is not an ONNX model')
 

@@ -107,3 +107,23 @@ def test_int8_config_without_its_network_is_one_line(
     proc = call_tool('test.py', config, checkpoint, '--precision', 'int8',
                     '--work-dir', tmp_path / 'w', '--cfg-options', *options)
     one_line_error(proc, "int8_artefact='int8' (relative to the config's folder)")
+
+
+def test_int8_runs_only_the_artefact_of_the_checkpoint_given(int8_artefact, trained_retinanet,
+                                                            tmp_path):
+    """The INT8 artefact was made from the spread-scores checkpoint: with the
+    trained one (another model) its detections would be another model's."""
+    out, _ = int8_artefact
+    _, checkpoint, _ = trained_retinanet
+    proc = call_tool('test.py', out / 'config.py', checkpoint, '--precision', 'int8',
+                    '--work-dir', tmp_path / 'w')
+    one_line_error(proc, 'was made from', 'not from the checkpoint given')
+    # a damaged model file in the artefact: its hash no longer matches
+    copy = tmp_path / 'copy'
+    shutil.copytree(out, copy)
+    data = bytearray((copy / 'model.onnx').read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / 'model.onnx').write_bytes(bytes(data))
+    proc = call_tool('test.py', copy / 'config.py', copy / 'fused.pth', '--precision', 'int8',
+                    '--work-dir', tmp_path / 'w2')
+    one_line_error(proc, 'SHA-256 differs')
