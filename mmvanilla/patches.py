@@ -19,8 +19,39 @@ upstream does and why it is replaced:
    place, so a process killed while saving leaves a truncated checkpoint.
    Here: :class:`~mmvanilla.utils.checkpoint_files.AtomicLocalBackend`, which
    renames a finished temporary file into place.
+4. **mmpretrain's multimodal models beside transformers >= 4.56**
+   (``mmpretrain.utils.dependency.WITH_MULTIMODAL``). Upstream (mmpretrain
+   1.2): BLIP's language model imports ``find_pruneable_heads_and_indices``
+   and two more names from ``transformers.modeling_utils``, which 4.56 removed
+   (there in the 4.55.4 wheel, gone in 4.56.0); its fallback sets their base
+   class to ``None`` and the class statement raises ``TypeError``, which
+   mmdet's guarded import of ``mmpretrain.models`` (``except ImportError``,
+   reached by every model build) does not catch: nothing builds. Here, for
+   that combination only, mmpretrain's own switch is off: its multimodal
+   models become its placeholders, which say what they need when built.
+   mmvanilla uses none of them.
 """
+import importlib.metadata
+import importlib.util
+import os.path as osp
+
 _applied = False
+
+
+def multimodal_models_cannot_import() -> bool:
+    """Whether the installed mmpretrain's BLIP imports names that the
+    installed transformers no longer has (read, not imported: importing
+    transformers takes seconds)."""
+    try:
+        version = importlib.metadata.version('transformers')
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    if tuple(int(p) for p in version.split('.')[:2] if p.isdigit()) < (4, 56):
+        return False
+    spec = importlib.util.find_spec('mmpretrain')
+    blip = osp.join(spec.submodule_search_locations[0], 'models', 'multimodal', 'blip',
+                    'language_model.py') if spec else ''
+    return osp.isfile(blip) and 'find_pruneable_heads_and_indices' in open(blip).read()
 
 
 def apply() -> None:
@@ -28,6 +59,9 @@ def apply() -> None:
     global _applied
     if _applied:
         return
+    if multimodal_models_cannot_import():
+        import mmpretrain.utils.dependency
+        mmpretrain.utils.dependency.WITH_MULTIMODAL = False
     import mmengine.runner.checkpoint as mmengine_checkpoint
     from mmengine.fileio import register_backend
 

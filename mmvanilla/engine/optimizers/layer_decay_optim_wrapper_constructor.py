@@ -1,12 +1,48 @@
 """Layer-wise LR decay for detectors whose backbone has ``get_layer_depth``."""
 import functools
+import importlib
+import importlib.util
+import os.path as osp
+import sys
 from typing import Callable, List, Optional
 
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
-from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
 from torch import nn
 
 from mmvanilla.utils.errors import ConfigError
+
+_MODULE = 'mmpretrain.engine.optimizers.layer_decay_optim_wrapper_constructor'
+
+
+def _mmpretrain_constructor() -> type:
+    """mmpretrain's ``LearningRateDecayOptimWrapperConstructor``, imported from
+    its own module alone.
+
+    ``import mmpretrain.engine.optimizers`` first runs ``mmpretrain.engine``'s
+    ``__init__``, which imports mmpretrain's hooks, its whole model zoo and,
+    with it, the multimodal models that fail to import beside transformers >=
+    4.56 (mmpretrain 1.2: ``NoneType takes no arguments``). The constructor
+    needs none of that. Its module is registered under its own name, so a
+    later ``import mmpretrain.engine`` reuses it instead of registering the
+    class twice.
+    """
+    if _MODULE not in sys.modules:
+        package = importlib.util.find_spec('mmpretrain').submodule_search_locations[0]
+        path = osp.join(package, *_MODULE.split('.')[1:]) + '.py'
+        if not osp.isfile(path):  # another layout: the plain import
+            return importlib.import_module(_MODULE).LearningRateDecayOptimWrapperConstructor
+        spec = importlib.util.spec_from_file_location(_MODULE, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[_MODULE] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[_MODULE]
+            raise
+    return sys.modules[_MODULE].LearningRateDecayOptimWrapperConstructor
+
+
+LearningRateDecayOptimWrapperConstructor = _mmpretrain_constructor()
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()

@@ -63,3 +63,29 @@ def test_refuses_a_backbone_without_layer_depth(shapes_root):
     model = MODELS.build(cfg.model)
     with pytest.raises(ConfigError, match='get_layer_depth'):
         build_optim_wrapper(model, cfg.optim_wrapper)
+
+
+def test_the_plugin_and_a_training_step_run_beside_current_transformers(shapes_root, tmp_path):
+    """mmpretrain 1.2's multimodal models fail to import beside transformers >=
+    4.56 (a research environment's usual neighbour, in the dev extras): the
+    plugin's import (through this constructor) and every model build (mmdet
+    imports mmpretrain.models) failed. Fresh interpreter: nothing preloaded."""
+    import subprocess
+    import sys
+    script = f'''
+import sys
+import transformers, timm
+major, minor = map(int, transformers.__version__.split('.')[:2])
+assert (major, minor) >= (4, 56), transformers.__version__
+import mmvanilla.plugin
+from mmvanilla.cli import call
+from mmvanilla.tools import train
+from tests.detection_options import tiny_detector_options
+status = call(train.main, ["configs/retinanet_vanillanet11.py", "--work-dir", {str(tmp_path)!r},
+                           "--cfg-options", *tiny_detector_options({shapes_root!r}, "retinanet")])
+assert status == 0, status
+'''
+    proc = subprocess.run([sys.executable, '-c', script], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / 'epoch_1.pth').is_file()
