@@ -119,12 +119,12 @@ def preprocess_problems(p) -> List[str]:
         values = p.get(key)
         need(isinstance(values, list) and len(values) == 3 and all(
             _number(v, low, 1e4) for v in values), f'preprocess.{key}',
-            f'3 finite numbers in [{low:g}, 1e4]')
+            f'3 finite numbers in [{low:g}, 10000]')
     need(isinstance(p.get('pad_size_divisor'), int) and not isinstance(
         p.get('pad_size_divisor'), bool) and 1 <= p['pad_size_divisor'] <= MAX_PAD_DIVISOR,
         'preprocess.pad_size_divisor', f'a whole number in [1, {MAX_PAD_DIVISOR}]')
     need(_number(p.get('pad_value'), -1e4, 1e4), 'preprocess.pad_value',
-         'a finite number in [-1e4, 1e4]')
+         'a finite number in [-10000, 10000]')
     return problems
 
 

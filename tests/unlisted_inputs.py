@@ -745,9 +745,11 @@ def _subprocess(run: Run, repo: pathlib.Path):
     return proc.returncode, proc.stderr
 
 
-def probe(repo: pathlib.Path, names: List[str], work: pathlib.Path) -> Dict[str, str]:
+def probe(repo: pathlib.Path, names: List[str], work: pathlib.Path,
+          messages: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """Each named case as programs of the checkout at ``repo``: {name: what
-    broke, or ''}."""
+    broke, or ''}; each run's ``error:`` line goes into ``messages``."""
+    messages = {} if messages is None else messages
     from tests.detection_options import tiny_detector_options
 
     def program(*argv):
@@ -771,6 +773,7 @@ def probe(repo: pathlib.Path, names: List[str], work: pathlib.Path) -> Dict[str,
         code, err = _subprocess(run, repo)
         results[name] = held(run, code, err, before) or ''
         print(f'{"held " if not results[name] else "BROKE"} {name}: {results[name]}', flush=True)
+        messages[name] = next((line for line in err.splitlines() if line.startswith('error: ')), '')
     return results
 
 
@@ -789,10 +792,12 @@ if __name__ == '__main__':
     parser.add_argument('--only', nargs='*')
     parser.add_argument('--out', type=pathlib.Path)
     args = parser.parse_args()
-    found = probe(args.repo.resolve(), args.only or list(CASES), args.work)
+    messages: Dict[str, str] = {}
+    found = probe(args.repo.resolve(), args.only or list(CASES), args.work, messages)
     for group in ('listed', 'unlisted'):
         names = [n for n in found if n.startswith('listed_') == (group == 'listed')]
         broke = sum(bool(found[n]) for n in names)
         print(f'{group}: {len(names) - broke} held, {broke} broke of {len(names)} tried')
     if args.out:
-        args.out.write_text(json.dumps(found, indent=1))
+        args.out.write_text(json.dumps({n: dict(broke=found[n], message=messages[n])
+                                        for n in found}, indent=1))
