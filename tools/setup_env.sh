@@ -2,22 +2,54 @@
 # Create (or verify) the mmvanilla environment: a venv with torch, mmcv (with ops),
 # mmdet, mmpretrain and mmvanilla in editable mode with its dev and deploy extras
 # (pytest; ONNX Runtime and OpenVINO for --precision int8). Safe to re-run: a complete
-# environment is detected in seconds.
+# environment is detected in seconds, and a change of the variables below re-runs it.
+#
+#   bash tools/setup_env.sh [--plan]   --plan: say what would be installed and built, and why
 #
 #   VENV=path        where the venv lives (default: <repo>/.venv)
 #   PYTHON=python3.11 interpreter used to create it
+#   TORCH_SPEC="torch==... torchvision==... [--index-url ...]"  the torch build
+#   FORCE_CUDA=1|0   mmcv's CUDA ops (1) or CPU ops (0); unset: CUDA ops when torch sees a GPU
+#   TORCH_CUDA_ARCH_LIST="8.0;9.0"  GPU architectures of a CUDA build (default: the visible
+#                    GPUs', else tools/setup_plan.py's DEFAULT_ARCHS); CUDA_HOME: the toolkit
 #   MMVANILLA_WHEELS=dir  extra --find-links dir (default: ../shared/wheels if present)
+#
+# mmcv wheels are cached in ~/.cache/mmvanilla/wheels/<key>, the key naming what a
+# wheel was built against (Python, torch and its CUDA, CPU or CUDA ops, architectures):
+# a wheel is only used where its key fits, and after install mmcv's ops must run on
+# every device torch sees (tools/setup_plan.py check).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+case ${1:-} in
+  '') plan_only=0 ;;
+  --plan) plan_only=1 ;;
+  *) echo "error: unknown argument '$1': use bash tools/setup_env.sh [--plan]" >&2; exit 2 ;;
+esac
 venv=${VENV:-$repo/.venv}
 python=${PYTHON:-python3.11}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/mmvanilla/wheels
 stamp=$venv/.mmvanilla-setup
-want=$(cat "$repo/pyproject.toml" "$repo/tools/setup_env.sh" | sha256sum | cut -c1-16)
 
-TORCH_SPEC=${TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
+export TORCH_SPEC=${TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
 MMCV_VERSION=2.1.0
+want=$( (cat "$repo/pyproject.toml" "$repo/tools/setup_env.sh" "$repo/tools/setup_plan.py"
+         echo "$TORCH_SPEC|${FORCE_CUDA-unset}|${TORCH_CUDA_ARCH_LIST-unset}|$python") \
+       | sha256sum | cut -c1-16)
+shared=${MMVANILLA_WHEELS:-$repo/../shared/wheels}
+
+if (( plan_only )); then
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    echo "[plan] venv: $venv is complete for these settings: a run only verifies it"
+  elif [[ -x $venv/bin/python ]]; then
+    echo "[plan] venv: $venv exists but was set up for other settings or files: a run installs again"
+  else
+    echo "[plan] venv: $venv is new, made with $python"
+  fi
+  py=$venv/bin/python; [[ -x $py ]] || py=$(command -v "$python" || echo python3)
+  "$py" "$repo/tools/setup_plan.py" explain
+  exit $?
+fi
 
 check() {
   "$venv/bin/python" - <<'PY' 2>/dev/null
@@ -35,35 +67,60 @@ fi
 echo "[setup] creating/updating $venv (first run: ~5 min with a prebuilt mmcv wheel, ~20 min without)"
 [[ -x $venv/bin/python ]] || "$python" -m venv "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
-
-links=("--find-links" "$cache")
-mkdir -p "$cache"
-shared=${MMVANILLA_WHEELS:-$repo/../shared/wheels}
-[[ -d $shared ]] && links+=("--find-links" "$shared")
+export PATH=$venv/bin:$PATH   # the build finds the venv's ninja (without it: a serial build)
 
 "${pip[@]}" install -q "setuptools>=64,<81" wheel
 # shellcheck disable=SC2086
 "${pip[@]}" install -q $TORCH_SPEC
 
-if ! "${pip[@]}" install -q --no-index --no-deps "${links[@]}" "mmcv==$MMCV_VERSION" 2>/dev/null; then
-  echo "[setup] no mmcv $MMCV_VERSION wheel for this torch; building it from source (~17 min on 2 cores)"
+# What to build for this torch and machine (one error line if it cannot work)
+declare -A plan
+while IFS='=' read -r k v; do plan[$k]=$v; done < <("$venv/bin/python" "$repo/tools/setup_plan.py" plan)
+[[ -n ${plan[KEY]:-} ]] || exit 2
+echo "[setup] mmcv $MMCV_VERSION with ${plan[OPS]} ops (key ${plan[KEY]})"
+keyed=$cache/${plan[KEY]}
+mkdir -p "$keyed"
+
+fits() {  # install the mmcv wheel found in $1; true if its ops fit the plan
+  "${pip[@]}" install -q --no-index --no-deps --force-reinstall --find-links "$1" \
+    "mmcv==$MMCV_VERSION" 2>/dev/null || return 1
+  local why
+  why=$("$venv/bin/python" "$repo/tools/setup_plan.py" check 2>&1) && { echo "$why"; return 0; }
+  echo "[setup] the mmcv wheel in $1 does not fit: ${why#error: }"
+  return 1
+}
+
+if ls "$keyed"/mmcv-$MMCV_VERSION-*.whl >/dev/null 2>&1 && fits "$keyed"; then
+  echo "[setup] mmcv wheel from $keyed"
+elif [[ ${plan[OPS]} == cpu && -d $shared ]] && ls "$shared"/mmcv-$MMCV_VERSION-*.whl >/dev/null 2>&1 \
+     && fits "$shared"; then
+  cp "$shared"/mmcv-$MMCV_VERSION-*.whl "$keyed"/   # it fits: remembered under its key
+  echo "[setup] mmcv wheel from $shared (its ops check passed)"
+else
+  if [[ -n ${plan[BUILD_PROBLEM]} ]]; then echo "error: ${plan[BUILD_PROBLEM]}" >&2; exit 2; fi
+  echo "[setup] no fitting mmcv $MMCV_VERSION wheel; building it from source (~17 min on 2 cores for CPU ops)"
   "${pip[@]}" install -q "setuptools<70" ninja   # mmcv's setup.py imports pkg_resources
+  command -v ninja >/dev/null || echo "[setup] warning: no ninja: the build runs serially" >&2
   src=$(mktemp -d)
   trap 'rm -rf "$src"' EXIT
   "${pip[@]}" download -q --no-deps --no-build-isolation --no-binary :all: -d "$src" "mmcv==$MMCV_VERSION"
   tar -xzf "$src"/mmcv-$MMCV_VERSION.tar.gz -C "$src"
-  # torch >= 2.14 headers need C++20; mmcv 2.1.0 asks for C++17.
-  if "$venv/bin/python" -c 'import sys, torch; v = tuple(map(int, torch.__version__.split("+")[0].split(".")[:2])); sys.exit(v < (2, 14))'; then
-    sed -i 's/-std=c++17/-std=c++20/g' "$src/mmcv-$MMCV_VERSION/setup.py"
+  # mmcv 2.1.0 asks for C++17; the standard torch's own headers require wins.
+  sed -i "s/-std=c++17/-std=${plan[CXX_STD]}/g" "$src/mmcv-$MMCV_VERSION/setup.py"
+  build_env=(MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}")
+  if [[ ${plan[OPS]} == cuda ]]; then
+    build_env+=(FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="${plan[ARCHS]}")
+  else
+    build_env+=(FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=)   # CPU ops even where a GPU is visible
   fi
-  (cd "$src/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-     "${pip[@]}" wheel --no-build-isolation --no-deps -w "$cache" .)
-  "${pip[@]}" install -q --no-index --no-deps --find-links "$cache" "mmcv==$MMCV_VERSION"
+  (cd "$src/mmcv-$MMCV_VERSION" && env "${build_env[@]}" \
+     "${pip[@]}" wheel --no-build-isolation --no-deps -w "$keyed" .)
+  fits "$keyed" || { echo "error: the mmcv wheel just built in $keyed fails its check" >&2; exit 2; }
   "${pip[@]}" install -q "setuptools>=77,<81"   # torch's range, with pkg_resources
 fi
-"${pip[@]}" install -q "mmcv==$MMCV_VERSION" "${links[@]}"   # its pure-Python requirements
+"${pip[@]}" install -q "mmcv==$MMCV_VERSION" --find-links "$keyed"   # its pure-Python requirements
 
-"${pip[@]}" install -q --no-build-isolation -e "$repo[dev,deploy]" "${links[@]}"
+"${pip[@]}" install -q --no-build-isolation -e "$repo[dev,deploy]" --find-links "$keyed"
 
 check || { echo "[setup] ERROR: environment incomplete after install" >&2; exit 1; }
 echo "$want" > "$stamp"
