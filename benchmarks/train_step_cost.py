@@ -76,7 +76,7 @@ def child(args: argparse.Namespace) -> None:
     from mmengine.registry import init_default_scope
 
     from mmvanilla.apis import load_config
-    from mmvanilla.apis.timing import timed
+    from mmvanilla.apis.timing import cuda_device, timed
     from mmvanilla.utils.console import quiet_console
     quiet_console()
     path = CASES[args.child]
@@ -94,10 +94,10 @@ def child(args: argparse.Namespace) -> None:
     data = synthetic_batch(args.batch, *args.size, masks=hasattr(model, 'roi_head')
                            and getattr(model.roi_head, 'with_mask', False))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    sync = device == 'cuda'
+    gpu = cuda_device(device)
     times: List[float] = []
     for i in range(args.steps + 1):  # the first is the warm-up
-        seconds, losses = timed(lambda: model.train_step(data, optim_wrapper), sync)
+        seconds, losses = timed(lambda: model.train_step(data, optim_wrapper), gpu)
         if i:
             times.append(seconds)
     result = dict(case=args.child, config=path, with_cp=bool(args.with_cp), device=device,
@@ -107,8 +107,8 @@ def child(args: argparse.Namespace) -> None:
                   params_m=sum(p.numel() for p in model.parameters()) / 1e6,
                   rss_before_step_mb=rss_before,
                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    if sync:
-        result['peak_cuda_mb'] = torch.cuda.max_memory_allocated() / 2**20
+    if gpu is not None:
+        result['peak_cuda_mb'] = torch.cuda.max_memory_allocated(gpu) / 2**20
     print(json.dumps(result))
 
 

@@ -1,24 +1,37 @@
 """The one timing loop of the tools and benchmarks: wall-clock seconds per call."""
+import contextlib
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 
 
-def timed(fn: Callable[[], Any], sync: bool = False) -> Tuple[float, Any]:
-    """Seconds one call of ``fn`` takes, and what it returned; ``sync``
-    waits for CUDA before and after (asynchronous kernels)."""
-    if sync:
-        torch.cuda.synchronize()
+def cuda_device(device: Union[str, torch.device, None]) -> Optional[torch.device]:
+    """``device`` if it is a CUDA device (with its index: 'cuda' is the
+    current one), else None: what timing waits for and measures memory on."""
+    if device is None or torch.device(device).type != 'cuda':
+        return None
+    device = torch.device(device)
+    return device if device.index is not None else torch.device(
+        'cuda', torch.cuda.current_device())
+
+
+def timed(fn: Callable[[], Any], device: Union[str, torch.device, None] = None
+          ) -> Tuple[float, Any]:
+    """Seconds one call of ``fn`` takes, and what it returned; on a CUDA
+    ``device``, waits for that device's kernels before and after."""
+    wait = cuda_device(device)
+    if wait is not None:
+        torch.cuda.synchronize(wait)
     start = time.perf_counter()
     out = fn()
-    if sync:
-        torch.cuda.synchronize()
+    if wait is not None:
+        torch.cuda.synchronize(wait)
     return time.perf_counter() - start, out
 
 
 def time_calls(runs: Dict[str, Callable[[], Any]], rounds: int, warmup: int = 0,
-               sync: bool = False) -> Tuple[Dict[str, List[float]], Dict[str, Any]]:
+               device: Union[str, torch.device, None] = None) -> Tuple[Dict[str, List[float]], Dict[str, Any]]:
     """Round-robin timing, without autograd: each run is called ``warmup``
     times, then once per round, runs interleaved so that a slow spell of the
     machine falls on all of them. Returns each run's times and last output."""
@@ -30,6 +43,36 @@ def time_calls(runs: Dict[str, Callable[[], Any]], rounds: int, warmup: int = 0,
                 outputs[k] = fn()
         for _ in range(rounds):
             for k, fn in runs.items():
-                seconds, outputs[k] = timed(fn, sync)
+                seconds, outputs[k] = timed(fn, device)
                 times[k].append(seconds)
     return times, outputs
+
+
+@contextlib.contextmanager
+def cuda_fp32_math(tf32: bool) -> Iterator[None]:
+    """fp32 matmuls and cuDNN convolutions on CUDA in TF32 (``tf32``) or in
+    full fp32, for the block, whatever the process had set. PyTorch's own
+    defaults differ (matmuls fp32, convolutions TF32 on Ampere and later), so
+    an fp32 timing would otherwise be part TF32 without saying so."""
+    wanted = 'tf32' if tf32 else 'ieee'
+    backends = torch.backends
+    if hasattr(getattr(backends.cudnn, 'conv', None), 'fp32_precision'):  # torch >= 2.9
+        places = (backends.cuda.matmul, backends.cudnn.conv)
+        old = [place.fp32_precision for place in places]
+        for place in places:
+            place.fp32_precision = wanted
+        try:
+            yield
+        finally:
+            for place, value in zip(places, old):
+                place.fp32_precision = value
+        return
+    places = (backends.cuda.matmul, backends.cudnn)
+    old = [place.allow_tf32 for place in places]
+    for place in places:
+        place.allow_tf32 = tf32
+    try:
+        yield
+    finally:
+        for place, value in zip(places, old):
+            place.allow_tf32 = value

@@ -38,7 +38,7 @@ Inputs = Dict[str, np.ndarray]
 def end_to_end_inputs(batch: dict) -> Inputs:
     """The end-to-end model's inputs from a data preprocessor's output."""
     metas = [s.metainfo for s in batch['data_samples']]
-    return dict(input=batch['inputs'].float().numpy(),
+    return dict(input=batch['inputs'].float().cpu().numpy(),
                 image_shape=np.array([m['img_shape'][:2] for m in metas], np.float32),
                 scale_factor=np.array([m['scale_factor'] for m in metas], np.float32))
 
@@ -253,7 +253,8 @@ class EndToEndDetector(nn.Module):
         boxes = decode_boxes(bbox_head.bbox_coder, priors, deltas, image_shape)
         if scale_factor is not None:
             boxes = _rescale(boxes, scale_factor)
-        labels = _filled(scores, 0).long() + torch.arange(num_classes).repeat(num_rois)
+        labels = (_filled(scores, 0).long()
+                  + torch.arange(num_classes, device=scores.device).repeat(num_rois))
         return batched_nms(boxes, scores, labels, cfg.nms.iou_threshold, cfg.score_thr,
                            cfg.max_per_img)
 

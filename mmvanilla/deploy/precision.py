@@ -53,10 +53,8 @@ TABLE: Dict[str, Precision] = {p.name: p for p in (
               'AMX)'),
     Precision('int8', 'the end-to-end graph (tools/deploy.py): backbone, neck and heads in '
               'INT8 (QDQ ONNX from ONNX Runtime static quantization), anchors, box decoding, '
-              'NMS and RoIAlign in fp32, run by OpenVINO', ('cpu',), 'artefact',
-              refusal='--precision int8 runs on CPU (OpenVINO): hide the GPU '
-              '(CUDA_VISIBLE_DEVICES= , or --device cpu where a tool has it), or use '
-              '--precision fp16 on CUDA',
+              'NMS and RoIAlign in fp32, run by OpenVINO on the CPU (on a GPU machine too: '
+              'the GPU only prepares the images)', ('cpu', 'cuda'), 'artefact',
               artefact='the QDQ graph: backbone, neck and heads INT8, post-processing fp32; '
               'OpenVINO (f32 elsewhere) or ONNX Runtime'),
     Precision('fp16', 'backbone, neck and dense head in fp16 (CUDA); RoI heads and '
@@ -84,6 +82,9 @@ def resolve_precision(precision: str, device: str = 'cpu', notice=print) -> str:
     kind = 'cuda' if device.startswith('cuda') else 'cpu'
     if kind not in TABLE[precision].devices:
         raise ConfigError(TABLE[precision].refusal)
+    if precision == 'int8' and kind == 'cuda':
+        notice('note: --precision int8 runs its artefact on the CPU (OpenVINO); the GPU '
+               'only prepares the images')
     if precision == 'bf16' and kind == 'cpu' and not cpu.cpu_has_native_bf16():
         if os.environ.get(EMULATED_BF16_ENV) == '1':
             notice(f'note: {EMULATED_BF16_ENV}=1: bf16 emulated on a CPU without native '

@@ -28,7 +28,7 @@ from mmengine.utils import ProgressBar
 from mmvanilla.apis.config import command_line, model_tool_parser
 from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.apis.detector import build_detector
-from mmvanilla.apis.timing import timed
+from mmvanilla.apis.timing import cuda_device, cuda_fp32_math, timed
 from mmvanilla.deploy import DESCRIPTIONS, add_precision_arg, resolve_precision
 from mmvanilla.deploy.precision import apply_precision, int8_artefact_path
 from mmvanilla.models import switch_to_deploy
@@ -55,6 +55,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         'backbone, head, post-processing and the rest')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--no-tuned-runtime', action='store_true')
+    parser.add_argument('--tf32', action='store_true',
+                        help='on CUDA, let fp32 matmuls and convolutions run in TF32 (Ampere '
+                        'and later); off by default, so that fp32 is fp32')
     return parser.parse_args(argv)
 
 
@@ -88,7 +91,7 @@ def summary(times: List[float]) -> Dict[str, float]:
                 latency_ms_p90=pct(90), latency_ms_p99=pct(99))
 
 
-def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str,
+def measure(model, warm: List[dict], items: List[dict], device: str, label: str,
             whole_network: bool = False) -> dict:
     """Timings; ``whole_network``: the model is one deployed artefact
     (:class:`DeployedDetector`), timed whole (``test_step`` only)."""
@@ -97,21 +100,22 @@ def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str,
     parts = {k: [] for k in ('test_step', 'backbone', 'head_forward', 'postprocess')}
     detections = []
     bar = ProgressBar(len(warm) + len(items))
-    if sync:
-        torch.cuda.reset_peak_memory_stats()
+    gpu = cuda_device(device)  # timing waits for it, memory is measured on it
+    if gpu is not None:
+        torch.cuda.reset_peak_memory_stats(gpu)
     with torch.no_grad():
         for i, item in enumerate(warm + items):
             batch = pseudo_collate([item])
-            t, result = timed(lambda: model.test_step(batch), sync)
+            t, result = timed(lambda: model.test_step(batch), gpu)
             data = model.data_preprocessor(batch, False)
             tb, feats = (0.0, None) if whole_network else timed(
-                lambda: model.backbone(data['inputs']), sync)
+                lambda: model.backbone(data['inputs']), gpu)
             if single_stage:
                 feats = model.neck(feats) if model.with_neck else feats
-                th, outs = timed(lambda: model.bbox_head(feats), sync)
+                th, outs = timed(lambda: model.bbox_head(feats), gpu)
                 metas = [s.metainfo for s in data['data_samples']]
                 tp, _ = timed(lambda: model.bbox_head.predict_by_feat(
-                    *outs, batch_img_metas=metas, rescale=True), sync)
+                    *outs, batch_img_metas=metas, rescale=True), gpu)
             if i >= len(warm):
                 parts['test_step'].append(t)
                 parts['backbone'].append(tb)
@@ -128,8 +132,8 @@ def measure(model, warm: List[dict], items: List[dict], sync: bool, label: str,
     if single_stage:
         report['head_forward_ms_median'] = statistics.median(parts['head_forward']) * 1000
         report['postprocess_ms_median'] = statistics.median(parts['postprocess']) * 1000
-    if sync:
-        report['peak_gpu_memory_mb'] = torch.cuda.max_memory_allocated() / 2**20
+    if gpu is not None:
+        report['peak_gpu_memory_mb'] = torch.cuda.max_memory_allocated(gpu) / 2**20
     else:  # process-wide peak so far: measure the smaller model first
         report['peak_rss_mb_so_far'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report['times_s'] = parts['test_step']
@@ -192,27 +196,29 @@ def main(argv: Optional[List[str]] = None) -> None:
     model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
     int8_artefact = int8_artefact_path(cfg, args.checkpoint) if precision == 'int8' else None
     model = model.to(args.device)
-    sync = args.device.startswith('cuda')
     items, source = load_images(cfg, args.iters + args.warmup)
     modes = ['unfused'] if args.no_fuse else (['fused', 'unfused'] if args.compare else ['fused'])
     results = {}
-    for mode in modes:
-        model_m = copy.deepcopy(model)
-        info = dict(precision='fp32', runs=DESCRIPTIONS['fp32'])
-        if mode == 'fused':
-            switch_to_deploy(model_m)
-            model_m, info = apply_precision(model_m, precision, int8_artefact)
-        label = mode if info['precision'] == 'fp32' else f'{mode} {info["precision"]}'
-        results[mode] = measure(model_m, items[:args.warmup], items[args.warmup:], sync,
-                                label, whole_network='int8_artefact' in info)
-        results[mode]['precision'] = info
-        # The paper's table counts the fused form's parameters (FLOPs: get_flops.py).
-        if 'int8_artefact' not in info:  # (an OpenVINO model has no torch parameters)
-            results[mode]['params_m'] = sum(p.numel() for p in model_m.parameters()) / 1e6
-        del model_m
+    with cuda_fp32_math(args.tf32):  # the same rule for every form
+        for mode in modes:
+            model_m = copy.deepcopy(model)
+            info = dict(precision='fp32', runs=DESCRIPTIONS['fp32'])
+            if mode == 'fused':
+                switch_to_deploy(model_m)
+                model_m, info = apply_precision(model_m, precision, int8_artefact)
+            label = mode if info['precision'] == 'fp32' else f'{mode} {info["precision"]}'
+            results[mode] = measure(model_m, items[:args.warmup], items[args.warmup:],
+                                    args.device, label, whole_network='int8_artefact' in info)
+            results[mode]['precision'] = info
+            # The paper's table counts the fused form's parameters (FLOPs: get_flops.py).
+            if 'int8_artefact' not in info:  # (an OpenVINO model has no torch parameters)
+                results[mode]['params_m'] = sum(p.numel() for p in model_m.parameters()) / 1e6
+            del model_m
     out = dict(config=args.config, checkpoint=args.checkpoint,
                trained_weights=bool(args.checkpoint), images=source, batch_size=1,
-               device=args.device, precision_requested=args.precision, iters=args.iters, warmup=args.warmup,
+               device=args.device, precision_requested=args.precision,
+               cuda_tf32=args.tf32 if cuda_device(args.device) is not None else None,
+               iters=args.iters, warmup=args.warmup,
                input_shape=list(items[0]['inputs'].shape), results=results,
                runtime=dict(runtime_description(),
                             onednn_plan=os.environ.get('MMVANILLA_ONEDNN', '1') != '0'),

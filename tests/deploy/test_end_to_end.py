@@ -176,3 +176,32 @@ def test_no_detection_runs_no_mask_head_and_breaks_no_engine(shapes_root, tmp_pa
     for out in (run_onnx(tmp_path / 'model.onnx', inputs), by_openvino):
         assert out['masks'].shape == (2, 100, 28, 28)
         assert not out['scores'].any() and not out['masks'].any()
+
+
+@pytest.mark.parametrize('kind', ['retinanet', 'mask_rcnn'])
+def test_the_graph_makes_its_tensors_on_its_inputs_device(shapes_root, kind):
+    """A detector on a GPU runs and exports as one on the CPU: every tensor
+    the graph's own code makes names its device (no GPU needed: each factory
+    call from end_to_end.py is recorded)."""
+    import inspect
+
+    import mmvanilla.deploy.end_to_end as e2e
+    from mmvanilla.deploy.end_to_end import EndToEndDetector
+    from torch.overrides import TorchFunctionMode
+    factories = {torch.arange, torch.zeros, torch.ones, torch.full, torch.empty, torch.tensor,
+                 torch.linspace, torch.eye, torch.as_tensor, torch.randn, torch.rand}
+    undeviced = []
+
+    class Record(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            caller = inspect.currentframe().f_back
+            if (func in factories and 'device' not in (kwargs or {})
+                    and caller.f_code.co_filename == e2e.__file__):
+                undeviced.append(f'{func.__name__} at line {caller.f_lineno}')
+            return func(*args, **(kwargs or {}))
+    model, cfg = tiny_detector(shapes_root, kind)
+    inputs = end_to_end_inputs(val_batch(model, cfg, [0]))
+    with torch.no_grad(), Record():
+        EndToEndDetector(model).eval()(*(torch.from_numpy(inputs[n]) for n in
+                                         ('input', 'image_shape', 'scale_factor')))
+    assert not undeviced, undeviced

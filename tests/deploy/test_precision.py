@@ -34,7 +34,6 @@ def test_cpu_with_native_bf16_runs_bf16_silently(monkeypatch, flag):
 
 @pytest.mark.parametrize('precision,device,hint', [
     ('fp16', 'cpu', '--precision bf16'),
-    ('int8', 'cuda', 'CUDA_VISIBLE_DEVICES='),
     ('int4', 'cpu', 'fp32, bf16, int8, fp16'),
 ])
 def test_impossible_precision_is_one_clear_error(precision, device, hint):
@@ -59,3 +58,10 @@ def test_the_runtime_reads_every_precision_the_table_deploys():
     from mmvanilla.deploy.precision import TABLE
     from mmvanilla_runtime.artefact import PRECISIONS
     assert PRECISIONS == tuple(name for name, row in TABLE.items() if row.artefact)
+
+
+def test_int8_on_a_gpu_machine_runs_on_the_cpu_and_says_so():
+    notes = []
+    assert resolve_precision('int8', 'cuda', notice=notes.append) == 'int8'
+    assert len(notes) == 1 and 'runs its artefact on the CPU' in notes[0]
+
