@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Distributed testing with torchrun: tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py args]
-# NPROC processes per node (GPUs; on a CPU-only machine, gloo processes).
+# NPROC processes per node, one per GPU (CUDA_VISIBLE_DEVICES= (empty): gloo processes
+# on the CPU).
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on each node.
 set -e
 CONFIG=${1:-}
@@ -17,6 +18,7 @@ source "$(dirname "$0")/launch_checks.sh"
 check_launch "$CONFIG"
 check_count NPROC "$NPROC"
 [[ -f $CHECKPOINT ]] || launch_error "checkpoint '$CHECKPOINT' not found: $USAGE"
+check_devices "$NPROC"
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 exec "$PYTHON" -m torch.distributed.run \

@@ -24,3 +24,19 @@ check_launch() {
   command -v "${PYTHON:-python}" >/dev/null ||
     launch_error "PYTHON='${PYTHON:-python}' is not a command: set PYTHON to the environment's python (.venv/bin/python)"
 }
+
+# check_devices NPROC: torch sees NPROC GPUs on this node, unless the CPU was asked
+# for (CUDA_VISIBLE_DEVICES set to '' or -1: gloo processes on the CPU)
+check_devices() {
+  if [[ ${CUDA_VISIBLE_DEVICES+set} == set && ( -z $CUDA_VISIBLE_DEVICES || $CUDA_VISIBLE_DEVICES == -1 ) ]]; then
+    return 0
+  fi
+  local seen
+  seen=$("${PYTHON:-python}" -c 'import torch; print(torch.cuda.device_count())' 2>/dev/null) ||
+    launch_error "PYTHON='${PYTHON:-python}' cannot import torch: set PYTHON to the environment's python (.venv/bin/python)"
+  local cpu="to run on the CPU on purpose, set CUDA_VISIBLE_DEVICES= (empty)"
+  (( seen > 0 )) ||
+    launch_error "torch sees no GPU on this node: check the GPUs (nvidia-smi) and that torch is a CUDA build that fits the driver (TORCH_SPEC in tools/setup_env.sh); $cpu"
+  (( seen >= $1 )) ||
+    launch_error "NPROC=$1 GPU processes, but torch sees $seen GPU(s) on this node: give NPROC <= $seen; $cpu"
+}

@@ -25,8 +25,9 @@ from mmvanilla_runtime.failures import OneLineParser
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = OneLineParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--amp', action='store_true',
-                        help='enable automatic-mixed-precision training')
+    parser.add_argument('--amp', nargs='?', const='fp16', choices=('fp16', 'bf16'),
+                        help='CUDA automatic mixed precision: fp16 (the default, with '
+                        'dynamic loss scaling) or bf16 (Ampere and later)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the LR linearly from auto_scale_lr.base_batch_size')
     parser.add_argument(
@@ -46,9 +47,10 @@ def build_cfg(args: argparse.Namespace, cfg: Config) -> Config:
         import torch
         if not torch.cuda.is_available():
             raise ConfigError('--amp needs a CUDA GPU (mixed precision here is CUDA '
-                              'fp16): drop --amp to train on this machine in fp32')
+                              'fp16 or bf16): drop --amp to train on this machine in fp32')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        cfg.optim_wrapper.loss_scale = 'dynamic'  # (bf16 needs none; it does no harm)
+        cfg.optim_wrapper.dtype = 'float16' if args.amp == 'fp16' else 'bfloat16'
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise ConfigError('--auto-scale-lr needs auto_scale_lr.base_batch_size '

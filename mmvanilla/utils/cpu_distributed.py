@@ -1,10 +1,13 @@
-"""Let ``--launcher pytorch`` run on CPU-only machines (gloo, no device ids)."""
+"""Let ``--launcher pytorch`` run on the CPU when asked for (gloo, no device ids)."""
+import os
+
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
 from mmvanilla.utils.console import announce
+from mmvanilla.utils.errors import ConfigError
 
 
 def prepare_cpu_distributed(cfg: Config) -> None:
@@ -13,9 +16,20 @@ def prepare_cpu_distributed(cfg: Config) -> None:
     mmengine's pytorch launcher calls ``torch.cuda.set_device`` and gives DDP
     ``device_ids=[local_rank]``, both of which fail without a GPU. Initializing
     the process group here makes mmengine skip its own initialization.
+
+    Only where the CPU was asked for (``CUDA_VISIBLE_DEVICES`` set to '' or -1):
+    a job launched for GPUs that cannot see one stops with one line instead
+    of training on the CPU, slowly, with one INFO line to say so.
     """
     if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
         return
+    if os.environ.get('CUDA_VISIBLE_DEVICES') not in ('', '-1'):
+        raise ConfigError(
+            f'--launcher pytorch: torch {torch.__version__} sees no GPU '
+            f'({"a CPU build" if torch.version.cuda is None else "CUDA " + torch.version.cuda}'
+            f'): check the GPUs (nvidia-smi) and that torch fits the driver (TORCH_SPEC in '
+            f'tools/setup_env.sh); to run on the CPU on purpose, set CUDA_VISIBLE_DEVICES= '
+            f'(empty)')
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
     wrapper = dict(type='MMDistributedDataParallel', broadcast_buffers=False,

@@ -305,3 +305,19 @@ def test_stale_partial_checkpoints_are_removed_when_training_starts(shapes_root,
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not stale.exists() and live.exists() and (tmp_path / 'epoch_1.pth').is_file()
     assert 'removed' in proc.stdout + proc.stderr and 'interrupted save' in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize('amp,dtype', [([], 'float16'), (['fp16'], 'float16'),
+                                       (['bf16'], 'bfloat16')])
+def test_amp_chooses_fp16_or_bf16(monkeypatch, tmp_path, amp, dtype):
+    """--amp is CUDA fp16 with loss scaling, --amp bf16 CUDA bf16 (the
+    config as the Runner receives it; no GPU needed to build it)."""
+    from mmengine.config import Config
+
+    from mmvanilla.tools import train as train_tool
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    args = train_tool.parse_args([str(RETINA), '--amp', *amp, '--work-dir', str(tmp_path)])
+    cfg = Config.fromfile(str(RETINA))
+    cfg.work_dir = str(tmp_path)
+    cfg = train_tool.build_cfg(args, cfg)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.dtype == dtype

@@ -61,7 +61,8 @@ def test_dist_train_runs_two_cpu_processes(shapes_root, tmp_path):
     proc = run_program('dist_train.sh', CONFIGS / 'retinanet_vanillanet11.py', 2,
                     '--work-dir', tmp_path, '--cfg-options',
                     *tiny_detector_options(shapes_root, 'retinanet', batch_size=2),
-                    env={'PORT': str(_free_port()), 'PYTHON': __import__('sys').executable})
+                    env={'PORT': str(_free_port()), 'PYTHON': __import__('sys').executable,
+                         'CUDA_VISIBLE_DEVICES': ''})  # the CPU, asked for
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert 'distributed on CPU with gloo, rank 0 of 2' in log
@@ -99,3 +100,23 @@ def test_with_cp_trains_through_the_tools(shapes_root, tmp_path):
                      *tiny_detector_options(shapes_root, 'retinanet'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / 'w' / 'epoch_1.pth').is_file()
+
+
+def test_a_gpu_job_that_cannot_see_its_gpus_stops_with_one_line(shapes_root, tmp_path):
+    """Not a slow CPU training with one INFO line: the launch script stops
+    before torchrun, a torchrun job at the first rank's set-up (a
+    CUDA_VISIBLE_DEVICES naming no GPU here, as a wrong one on a node does)."""
+    proc = run_program('dist_train.sh', CONFIGS / 'retinanet_vanillanet11.py', 64,
+                       env={'PYTHON': __import__('sys').executable})
+    assert proc.returncode == 2 and proc.stderr.count('\n') == 1, proc.stderr
+    assert 'NPROC=64 GPU processes, but torch sees' in proc.stderr or \
+        'torch sees no GPU on this node' in proc.stderr
+    assert 'CUDA_VISIBLE_DEVICES= (empty)' in proc.stderr
+    env = dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+               MASTER_PORT=str(_free_port()), CUDA_VISIBLE_DEVICES='GPU-none')
+    proc = run_program('train.py', CONFIGS / 'retinanet_vanillanet11.py', '--launcher',
+                       'pytorch', '--work-dir', tmp_path, '--cfg-options',
+                       *tiny_detector_options(shapes_root, 'retinanet'), env=env)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert '--launcher pytorch: torch' in proc.stderr and 'sees no GPU' in proc.stderr
+    assert not (tmp_path / 'epoch_1.pth').exists()
