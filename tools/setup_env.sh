@@ -84,6 +84,7 @@ mkdir -p "$keyed"
 fits() {  # install the mmcv wheel found in $1; true if its ops fit the plan
   "${pip[@]}" install -q --no-index --no-deps --force-reinstall --find-links "$1" \
     "mmcv==$MMCV_VERSION" 2>/dev/null || return 1
+  "${pip[@]}" install -q "mmcv==$MMCV_VERSION" --find-links "$1"   # its pure-Python requirements
   local why
   why=$("$venv/bin/python" "$repo/tools/setup_plan.py" check 2>&1) && { echo "$why"; return 0; }
   echo "[setup] the mmcv wheel in $1 does not fit: ${why#error: }"
@@ -118,8 +119,6 @@ else
   fits "$keyed" || { echo "error: the mmcv wheel just built in $keyed fails its check" >&2; exit 2; }
   "${pip[@]}" install -q "setuptools>=77,<81"   # torch's range, with pkg_resources
 fi
-"${pip[@]}" install -q "mmcv==$MMCV_VERSION" --find-links "$keyed"   # its pure-Python requirements
-
 "${pip[@]}" install -q --no-build-isolation -e "$repo[dev,deploy]" --find-links "$keyed"
 
 check || { echo "[setup] ERROR: environment incomplete after install" >&2; exit 1; }

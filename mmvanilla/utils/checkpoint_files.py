@@ -56,8 +56,11 @@ def _complete(path: str) -> bool:
 
 def remove_stale_temporaries(work_dir: str) -> List[str]:
     """Delete the temporaries that saves killed mid-write left in ``work_dir``
-    (those of processes of this host that no longer run: every rank of a
-    distributed run may call it, a live save's file is kept)."""
+    (those of processes of this host that no longer run; a live save's file
+    is kept). In a distributed run only each host's first process (LOCAL_RANK
+    0) cleans: temporaries are per host, and one warning per file is enough."""
+    if os.environ.get('LOCAL_RANK', '0') != '0':
+        return []
     stale = remove_orphans(work_dir)
     for path in stale:
         print_log(f'removed {path}: a partial file left by an interrupted save',

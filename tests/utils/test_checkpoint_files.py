@@ -47,3 +47,18 @@ def test_latest_complete_checkpoint_skips_truncated_files(tmp_path):
     (tmp_path / 'last_checkpoint').write_text('')  # killed while writing the marker
     assert latest_complete_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
     assert latest_complete_checkpoint(str(tmp_path / 'empty')) is None
+
+
+def test_one_process_per_host_removes_stale_temporaries(tmp_path, monkeypatch):
+    import subprocess
+
+    from mmvanilla.utils.checkpoint_files import remove_stale_temporaries
+    from mmvanilla_runtime.outputs import temporary_prefix
+    dead = subprocess.Popen(['true'])
+    dead.wait()
+    stale = tmp_path / f'{temporary_prefix(dead.pid)}abc123-epoch_2.pth'
+    stale.write_bytes(b'partial')
+    monkeypatch.setenv('LOCAL_RANK', '1')  # another rank of this host
+    assert remove_stale_temporaries(str(tmp_path)) == [] and stale.exists()
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    assert remove_stale_temporaries(str(tmp_path)) == [str(stale)] and not stale.exists()
