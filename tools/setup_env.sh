@@ -120,6 +120,9 @@ else
   "${pip[@]}" install -q "setuptools>=77,<81"   # torch's range, with pkg_resources
 fi
 "${pip[@]}" install -q --no-build-isolation -e "$repo[dev,deploy]" --find-links "$keyed"
+# numpy 1.26 beside the venv's numpy 2 (tests/test_environments.py puts it first on
+# PYTHONPATH: environments that still hold numpy 1.x)
+"${pip[@]}" install -q --no-deps --upgrade --target "$venv/numpy1" "numpy==1.26.4"
 
 check || { echo "[setup] ERROR: environment incomplete after install" >&2; exit 1; }
 echo "$want" > "$stamp"

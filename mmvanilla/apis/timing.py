@@ -54,25 +54,19 @@ def cuda_fp32_math(tf32: bool) -> Iterator[None]:
     full fp32, for the block, whatever the process had set. PyTorch's own
     defaults differ (matmuls fp32, convolutions TF32 on Ampere and later), so
     an fp32 timing would otherwise be part TF32 without saying so."""
-    wanted = 'tf32' if tf32 else 'ieee'
     backends = torch.backends
     if hasattr(getattr(backends.cudnn, 'conv', None), 'fp32_precision'):  # torch >= 2.9
-        places = (backends.cuda.matmul, backends.cudnn.conv)
-        old = [place.fp32_precision for place in places]
-        for place in places:
-            place.fp32_precision = wanted
-        try:
-            yield
-        finally:
-            for place, value in zip(places, old):
-                place.fp32_precision = value
-        return
-    places = (backends.cuda.matmul, backends.cudnn)
-    old = [place.allow_tf32 for place in places]
-    for place in places:
-        place.allow_tf32 = tf32
+        wanted = 'tf32' if tf32 else 'ieee'
+        settings = [(backends.cuda.matmul, 'fp32_precision', wanted),
+                    (backends.cudnn.conv, 'fp32_precision', wanted)]
+    else:
+        settings = [(backends.cuda.matmul, 'allow_tf32', tf32),
+                    (backends.cudnn, 'allow_tf32', tf32)]
+    old = [getattr(place, name) for place, name, _ in settings]
+    for place, name, value in settings:
+        setattr(place, name, value)
     try:
         yield
     finally:
-        for place, value in zip(places, old):
-            place.allow_tf32 = value
+        for (place, name, _), value in zip(settings, old):
+            setattr(place, name, value)

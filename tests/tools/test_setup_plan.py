@@ -96,6 +96,10 @@ def test_setup_env_plan_changes_nothing_and_sees_changed_settings():
     assert re.search(r'mmcv 2\.1\.0 with (CPU|CUDA) ops, because', plan())
     assert 'a run installs again' in plan(TORCH_CUDA_ARCH_LIST='9.0')
     assert 'a run installs again' in plan(FORCE_CUDA='0')
+    assert 'a run installs again' in plan(TORCH_SPEC='torch==2.11.0 torchvision==0.26.0')
+    cuda = plan(FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST='9.0')  # on a host without a GPU
+    assert 'with CUDA ops, because FORCE_CUDA=1; architectures 9.0' in cuda
+    assert '-cudaops-sm9_0' in cuda and 'shared' not in cuda  # never the CPU wheel
     assert (open(stamp).read() if os.path.exists(stamp) else None) == before
     bad = subprocess.run(['bash', str(REPO / 'tools' / 'setup_env.sh'), '--nope'],
                          capture_output=True, text=True)

@@ -98,9 +98,10 @@ def test_every_tool_refuses_a_malicious_checkpoint(trained_retinanet, tmp_path):
         assert not marker.exists(), args[0]
 
 
-@pytest.mark.parametrize('tool', ['test.py', 'reparameterize.py', 'infer.py'])
+@pytest.mark.parametrize('tool', ['test.py'])
 def test_each_tool_family_refuses_it_as_a_program(trained_retinanet, tmp_path, tool):
-    """The same as programs: a Runner tool, an offline-model tool, DetInferencer."""
+    """The same as a program, through the Runner (the in-process test above
+    covers every tool; a program adds the re-executed start-up)."""
     _, _, options = trained_retinanet
     marker = tmp_path / 'pwned'
     evil = malicious(tmp_path / 'evil.pth', marker)

@@ -36,7 +36,8 @@ def test_a_nan_on_one_rank_stops_every_rank_at_the_same_iteration():
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
     results = mp.Manager().dict()
-    mp.spawn(_rank, args=(port, results), nprocs=2, join=True)
+    # forked: the ranks start with this process's imports (spawn re-imports mmdet)
+    mp.start_processes(_rank, args=(port, results), nprocs=2, join=True, start_method='fork')
     for rank in (0, 1):
         it, message = results[rank]
         assert it == 1, results
