@@ -76,7 +76,7 @@ def child(args: argparse.Namespace) -> None:
     from mmengine.registry import init_default_scope
 
     from mmvanilla.apis import load_config
-    from mmvanilla.apis.timing import cuda_device, timed
+    from mmvanilla.apis.timing import cuda_device, cuda_fp32_math, timed
     from mmvanilla.utils.console import quiet_console
     quiet_console()
     path = CASES[args.child]
@@ -96,11 +96,13 @@ def child(args: argparse.Namespace) -> None:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu = cuda_device(device)
     times: List[float] = []
-    for i in range(args.steps + 1):  # the first is the warm-up
-        seconds, losses = timed(lambda: model.train_step(data, optim_wrapper), gpu)
-        if i:
-            times.append(seconds)
+    with cuda_fp32_math(False):  # fp32 is fp32 on CUDA (PyTorch's convs default to TF32)
+        for i in range(args.steps + 1):  # the first is the warm-up
+            seconds, losses = timed(lambda: model.train_step(data, optim_wrapper), gpu)
+            if i:
+                times.append(seconds)
     result = dict(case=args.child, config=path, with_cp=bool(args.with_cp), device=device,
+                  cuda_tf32=False if gpu is not None else None,
                   batch=args.batch, size=list(args.size), steps=args.steps,
                   step_s_median=statistics.median(times), step_s=times,
                   loss=float(losses['loss']) if 'loss' in losses else None,

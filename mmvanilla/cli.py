@@ -96,4 +96,6 @@ def run_as_program(module: str) -> None:
     # import: nothing a user of these tools can act on. Every other warning stays.
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated',
                             category=UserWarning)
-    sys.exit(call(importlib.import_module(module).main, argv))
+    # imported inside the guarded call: a library that fails to import (an
+    # environment's package that does not fit) is one line too
+    sys.exit(call(lambda args: importlib.import_module(module).main(args), argv))

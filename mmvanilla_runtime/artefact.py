@@ -40,12 +40,16 @@ def sha256_of(path: str, data: Optional[bytes] = None) -> str:
     return digest.hexdigest()
 
 
-def _depth(node, level: int = 1) -> int:
-    if isinstance(node, dict):
-        return max([_depth(v, level + 1) for v in node.values()], default=level)
-    if isinstance(node, list):
-        return max([_depth(v, level + 1) for v in node], default=level)
-    return level
+def _depth(node, limit: int) -> int:
+    """How deep ``node`` nests, counted without recursion up to ``limit + 1``."""
+    deepest, stack = 0, [(node, 1)]
+    while stack and deepest <= limit:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        children = node.values() if isinstance(node, dict) else node \
+            if isinstance(node, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _number(value, low=-math.inf, high=math.inf) -> bool:
@@ -69,8 +73,8 @@ def schema_problems(desc: dict) -> List[str]:
             problems.append(f'{key} must be {what}, got {_short(desc, key)}')
     if not isinstance(desc, dict):
         return [f'the description must be a JSON object, got {type(desc).__name__}']
-    if _depth(desc) > MAX_DEPTH:
-        return [f'the description is nested {_depth(desc)} levels deep (at most {MAX_DEPTH})']
+    if _depth(desc, MAX_DEPTH) > MAX_DEPTH:
+        return [f'the description is nested more than {MAX_DEPTH} levels deep']
     need(isinstance(desc.get('model'), str) and osp.basename(desc['model']) == desc['model']
          and desc['model'].endswith('.onnx'), 'model', 'an .onnx file name in the folder')
     files = desc.get('files')

@@ -118,7 +118,8 @@ def check_outputs(outputs: Dict[str, str], inputs: Iterable[str] = (),
                                     f'would overwrite the other; give them different paths')
         seen[k] = f'{what} {path!r}'
         artefact = artefact_folder_of(path)
-        if artefact and not into_artefact:
+        # a run that writes an artefact may replace its own folder's, no other
+        if artefact and not (into_artefact and artefact == osp.dirname(k)):
             raise RuntimeInputError(
                 f'{what} {path!r} is inside the deployed artefact folder {artefact!r}: its '
                 f'files must stay as tools/deploy.py wrote them; write elsewhere')
@@ -138,8 +139,9 @@ def check_folder_outputs(out_dir: str, names: Iterable[str], inputs: Iterable[st
     :func:`staged_folder`. A folder that holds the complete output of an
     earlier run (its last name, the marker) may be written again."""
     names = list(names)
+    marker = osp.join(out_dir, names[-1])
     check_outputs({name: osp.join(out_dir, name) for name in names}, inputs, into_artefact,
-                  replace=osp.isfile(osp.join(out_dir, names[-1])))
+                  replace=osp.isfile(marker) and is_own_kind(marker, None))
 
 
 def _alive(pid: int) -> bool:

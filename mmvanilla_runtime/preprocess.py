@@ -1,27 +1,32 @@
 """Images to the end-to-end model's inputs, as mmdet's test pipeline and
 ``DetDataPreprocessor`` prepare them (``LoadImageFromFile``, ``Resize``, BGR to
 RGB, mean/std, padding): the same OpenCV calls, so the same numbers."""
+import os
 import struct
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
-import numpy as np
+#: The most pixels an image may have (OpenCV's own default limit, 2**30, would
+#: take 3 GiB decoded): checked from the file's header, before decoding, and
+#: OpenCV's own limit lowered to it where OpenCV is not loaded yet (a format
+#: whose header is not read here).
+MAX_PIXELS = 2**28
+os.environ.setdefault('OPENCV_IO_MAX_IMAGE_PIXELS', str(MAX_PIXELS))
 
-from .errors import RuntimeInputError
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .errors import RuntimeInputError  # noqa: E402
 
 #: The image files the runtime and tools/infer.py pick from a folder.
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
-#: The most pixels an image may have (OpenCV's own default limit, 2**30, would
-#: take 3 GiB decoded): checked from the file's header, before decoding.
-MAX_PIXELS = 2**28
-
-
 def header_size(data: bytes) -> Optional[Tuple[int, int]]:
-    """(width, height) from a PNG, JPEG, BMP, GIF or WebP header; None for
-    another format or a header that cannot be read."""
+    """(width, height) from a PNG, JPEG, BMP, GIF, WebP or TIFF header; None
+    for another format or a header that cannot be read."""
     try:
+        if data[:4] in (b'II*\0', b'MM\0*'):
+            return _tiff_size(data)
         if data[:8] == b'\x89PNG\r\n\x1a\n':
             return struct.unpack('>II', data[16:24])
         if data[:2] == b'BM':
@@ -59,6 +64,21 @@ def header_size(data: bytes) -> Optional[Tuple[int, int]]:
     return None
 
 
+def _tiff_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """(width, height) from a TIFF's first image directory (tags 256, 257)."""
+    order = '<' if data[:2] == b'II' else '>'
+    ifd = struct.unpack(order + 'I', data[4:8])[0]
+    count = struct.unpack(order + 'H', data[ifd:ifd + 2])[0]
+    size = {}
+    for i in range(count):
+        entry = data[ifd + 2 + 12 * i:ifd + 14 + 12 * i]
+        tag, kind = struct.unpack(order + 'HH', entry[:4])
+        if tag in (256, 257):  # SHORT (3) or LONG (4)
+            size[tag] = struct.unpack(order + ('H' if kind == 3 else 'I'),
+                                      entry[8:10] if kind == 3 else entry[8:12])[0]
+    return (size[256], size[257]) if len(size) == 2 else None
+
+
 def read_image(path: str) -> np.ndarray:
     """The image at ``path`` as BGR uint8 (H, W, 3), as mmcv decodes it;
     refused before decoding when it has more than :data:`MAX_PIXELS`."""
@@ -66,7 +86,7 @@ def read_image(path: str) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise RuntimeInputError(f'image {path!r} cannot be read: {e.strerror or e}') from None
-    check_pixels(path, header_size(data[:1 << 16].tobytes()))
+    check_pixels(path, header_size(data.tobytes()))  # (a JPEG's size may follow large metadata)
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     except cv2.error as e:  # (e.g. over OpenCV's own limits in a format not read above)

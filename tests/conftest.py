@@ -13,6 +13,8 @@ import pytest
 # sees a device; subprocesses inherit it): what it asserts must not depend on the
 # device, and tolerances hold for fp32 without TF32. GPU figures come from the
 # benchmarks. A test that needs a GPU's absence says so with its own variable.
+#: What the suite was started with: the set-up's own check runs with it.
+ORIGINAL_CUDA_VISIBLE_DEVICES = os.environ.get('CUDA_VISIBLE_DEVICES')
 os.environ['CUDA_VISIBLE_DEVICES'] = ''
 import torch  # noqa: E402
 

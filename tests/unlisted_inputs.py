@@ -163,16 +163,33 @@ def runtime_tall_thin_image(c):
     return Run(c.runtime(images=[str(image_file(c.tmp / 'tall.png', 1, 5000))]))
 
 
+# (20000 x 20000: over mmvanilla's limit, 2**28 pixels, but under OpenCV's own, 2**30)
 @case
 def runtime_jpeg_bomb(c):
-    (c.tmp / 'bomb.jpg').write_bytes(jpeg_header(60000, 60000))
-    return Run(c.runtime(images=[str(c.tmp / 'bomb.jpg')]))
+    (c.tmp / 'bomb.jpg').write_bytes(jpeg_header(20000, 20000))
+    return Run(c.runtime(images=[str(c.tmp / 'bomb.jpg')]), fragments=['over the limit'])
+
+
+@case
+def runtime_jpeg_bomb_behind_large_metadata(c):
+    header = jpeg_header(20000, 20000)
+    app = b'\xff\xe1' + struct.pack('>H', 65535) + b'\0' * 65533  # 64 KiB of EXIF, twice
+    (c.tmp / 'bomb.jpg').write_bytes(header[:2] + app + app + header[2:])
+    return Run(c.runtime(images=[str(c.tmp / 'bomb.jpg')]), fragments=['over the limit'])
 
 
 @case
 def runtime_bmp_bomb(c):
-    (c.tmp / 'bomb.bmp').write_bytes(bmp_header(50000, 50000))
-    return Run(c.runtime(images=[str(c.tmp / 'bomb.bmp')]))
+    (c.tmp / 'bomb.bmp').write_bytes(bmp_header(20000, 20000))
+    return Run(c.runtime(images=[str(c.tmp / 'bomb.bmp')]), fragments=['over the limit'])
+
+
+@case
+def runtime_tiff_bomb(c):
+    ifd = struct.pack('<H', 2) + struct.pack('<HHII', 256, 4, 1, 20000) \
+        + struct.pack('<HHII', 257, 4, 1, 20000) + struct.pack('<I', 0)
+    (c.tmp / 'bomb.tif').write_bytes(b'II*\0' + struct.pack('<I', 8) + ifd)
+    return Run(c.runtime(images=[str(c.tmp / 'bomb.tif')]), fragments=['over the limit'])
 
 
 @case
@@ -234,6 +251,13 @@ def runtime_description_nested_deeply(c):
 
 
 @case
+def runtime_description_nested_under_the_parsers_limit(c):
+    def edit(desc):  # 900 levels: JSON parses it, a recursive depth count would not
+        desc['producer']['note'] = json.loads('[' * 900 + ']' * 900)
+    return Run(c.runtime(c.edited_artefact(edit)), fragments=['levels deep'])
+
+
+@case
 def runtime_model_damaged_in_place(c):
     art = c.artefact_copy()
     data = bytearray((art / 'model.onnx').read_bytes())
@@ -279,6 +303,13 @@ def runtime_batch_size_as_text(c):
 
 
 # deploy and quantize
+@case
+def deploy_into_a_folder_inside_another_artefact(c):
+    art = c.artefact_copy()
+    return Run(c.retina('deploy.py', c.checkpoint, art / 'sub'),
+               [art / 'pipeline.json', art / 'model.onnx'], fragments=['artefact folder'])
+
+
 @case
 def deploy_zero_std_in_the_config(c):
     return Run(c.retina('deploy.py', c.checkpoint, c.tmp / 'out', options=[

@@ -38,8 +38,12 @@ want=$( (cat "$repo/pyproject.toml" "$repo/tools/setup_env.sh" "$repo/tools/setu
        | sha256sum | cut -c1-16)
 shared=${MMVANILLA_WHEELS:-$repo/../shared/wheels}
 
+planned_key() {  # the mmcv build this machine needs now (a GPU node differs from a login node)
+  "$venv/bin/python" "$repo/tools/setup_plan.py" plan 2>/dev/null | sed -n 's/^KEY=//p'
+}
+
 if (( plan_only )); then
-  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+  if [[ -f $stamp && -x $venv/bin/python && $(cat "$stamp") == "$want $(planned_key)" ]]; then
     echo "[plan] venv: $venv is complete for these settings: a run only verifies it"
   elif [[ -x $venv/bin/python ]]; then
     echo "[plan] venv: $venv exists but was set up for other settings or files: a run installs again"
@@ -59,7 +63,7 @@ import mmvanilla.plugin
 PY
 }
 
-if [[ -f $stamp && $(cat "$stamp") == "$want" ]] && check; then
+if [[ -f $stamp && $(cat "$stamp") == "$want $(planned_key)" ]] && check; then
   echo "[setup] environment at $venv is complete"
   exit 0
 fi
@@ -76,7 +80,7 @@ export PATH=$venv/bin:$PATH   # the build finds the venv's ninja (without it: a 
 # What to build for this torch and machine (one error line if it cannot work)
 declare -A plan
 while IFS='=' read -r k v; do plan[$k]=$v; done < <("$venv/bin/python" "$repo/tools/setup_plan.py" plan)
-[[ -n ${plan[KEY]:-} ]] || exit 2
+[[ -n ${plan[KEY]:-} ]] || { echo "error: tools/setup_plan.py found no plan (above); torch in $venv may be broken: delete $venv and run again" >&2; exit 2; }
 echo "[setup] mmcv $MMCV_VERSION with ${plan[OPS]} ops (key ${plan[KEY]})"
 keyed=$cache/${plan[KEY]}
 mkdir -p "$keyed"
@@ -125,5 +129,5 @@ fi
 "${pip[@]}" install -q --no-deps --upgrade --target "$venv/numpy1" "numpy==1.26.4"
 
 check || { echo "[setup] ERROR: environment incomplete after install" >&2; exit 1; }
-echo "$want" > "$stamp"
+echo "$want ${plan[KEY]}" > "$stamp"
 echo "[setup] done: $venv"

@@ -55,9 +55,11 @@ def cxx_standard(include: str) -> str:
 
 
 def nvcc_version() -> Optional[str]:
-    """'major.minor' of the nvcc in $CUDA_HOME/bin or on PATH, or None."""
+    """'major.minor' of the nvcc torch's build would use ($CUDA_HOME, PATH,
+    /usr/local/cuda), or None."""
     home = os.environ.get('CUDA_HOME') or os.environ.get('CUDA_PATH')
-    nvcc = osp.join(home, 'bin', 'nvcc') if home else shutil.which('nvcc')
+    nvcc = osp.join(home, 'bin', 'nvcc') if home else (
+        shutil.which('nvcc') or '/usr/local/cuda/bin/nvcc')  # torch's own search order
     if not nvcc or not osp.isfile(nvcc):
         return None
     out = subprocess.run([nvcc, '--version'], capture_output=True, text=True).stdout
@@ -155,19 +157,20 @@ def check(found: Dict) -> None:
         raise SetupError('mmcv has CPU ops only, but CUDA ops were planned')
     if found['OPS'] == 'cpu' and compiled != 'not available':
         raise SetupError(f'mmcv has CUDA {compiled} ops, but CPU ops were planned')
-    devices = ['cpu'] + [f'cuda:{i}' for i in range(torch.cuda.device_count())]
+    devices = ['cpu'] + ([f'cuda:{i}' for i in range(torch.cuda.device_count())]
+                         if found['OPS'] == 'cuda' else [])
     for device in devices:
         boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]], device=device)
         scores = torch.tensor([0.9, 0.8], device=device)
         feats = torch.arange(16., device=device).reshape(1, 1, 4, 4)
         rois = torch.tensor([[0., 0., 0., 3., 3.]], device=device)
         try:
-            kept = nms(boxes, scores, 0.5)[1]
-            pooled = roi_align(feats, rois, (2, 2), 1.0, 0, 'avg', True)
+            kept = nms(boxes, scores, 0.5)[1].tolist()
+            pooled = tuple(roi_align(feats, rois, (2, 2), 1.0, 0, 'avg', True).shape)
         except RuntimeError as e:
             raise SetupError(f'mmcv ops fail on {device}: {str(e).splitlines()[0]} (a wheel '
                              f'without ops for this device or architecture)') from None
-        if kept.tolist() != [0] or pooled.shape != (1, 1, 2, 2):
+        if kept != [0] or pooled != (1, 1, 2, 2):
             raise SetupError(f'mmcv ops give wrong results on {device}')
     print(f'[setup] mmcv ops run on {", ".join(devices)}')
 

@@ -83,7 +83,8 @@ def export_end_to_end(model: nn.Module, example: Inputs, path: str) -> EndToEndD
     height and width dynamic."""
     import warnings
     network = EndToEndDetector(model).eval()
-    args = tuple(torch.from_numpy(example[name]) for name in INPUTS)
+    device = next(model.parameters()).device  # a model on a GPU exports as one on the CPU
+    args = tuple(torch.from_numpy(example[name]).to(device) for name in INPUTS)
     batch = {0: 'batch'}
     axes = dict(input={0: 'batch', 2: 'height', 3: 'width'}, image_shape=batch,
                 scale_factor=batch, **{name: batch for name in network.output_names})

@@ -101,6 +101,8 @@ def measure(model, warm: List[dict], items: List[dict], device: str, label: str,
     detections = []
     bar = ProgressBar(len(warm) + len(items))
     gpu = cuda_device(device)  # timing waits for it, memory is measured on it
+    if whole_network:  # an artefact runs on the CPU (OpenVINO), whatever the device
+        gpu = None
     if gpu is not None:
         torch.cuda.reset_peak_memory_stats(gpu)
     with torch.no_grad():

@@ -17,6 +17,7 @@ from mmengine.fileio import LocalBackend
 from mmengine.logging import print_log
 
 from mmvanilla.utils.paths import atomic_output, remove_orphans
+from mmvanilla.utils.work_dir import LOCAL_RANK_VARIABLES, launcher_rank
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -57,9 +58,10 @@ def _complete(path: str) -> bool:
 def remove_stale_temporaries(work_dir: str) -> List[str]:
     """Delete the temporaries that saves killed mid-write left in ``work_dir``
     (those of processes of this host that no longer run; a live save's file
-    is kept). In a distributed run only each host's first process (LOCAL_RANK
-    0) cleans: temporaries are per host, and one warning per file is enough."""
-    if os.environ.get('LOCAL_RANK', '0') != '0':
+    is kept). In a distributed run only each host's first process (local rank
+    0, as torchrun, Slurm or MPI set it) cleans: temporaries are per host,
+    and one warning per file is enough."""
+    if launcher_rank(LOCAL_RANK_VARIABLES) != 0:
         return []
     stale = remove_orphans(work_dir)
     for path in stale:

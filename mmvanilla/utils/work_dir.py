@@ -11,11 +11,14 @@ LOCK_NAME = '.mmvanilla-train.lock'
 #: Where each launcher says which process this is, before mmengine's init_dist
 #: (torchrun, Slurm's srun, Open MPI, MPICH / Intel MPI).
 RANK_VARIABLES = ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK')
+LOCAL_RANK_VARIABLES = ('LOCAL_RANK', 'SLURM_LOCALID', 'OMPI_COMM_WORLD_LOCAL_RANK',
+                        'MPI_LOCALRANKID')
 
 
-def launcher_rank() -> int:
-    """This process's rank as its launcher set it (0 when run alone)."""
-    for name in RANK_VARIABLES:
+def launcher_rank(variables=RANK_VARIABLES) -> int:
+    """This process's rank as its launcher set it (0 when run alone);
+    ``LOCAL_RANK_VARIABLES``: its rank on this host."""
+    for name in variables:
         value = os.environ.get(name, '')
         if value.strip().isdigit():
             return int(value)

@@ -9,11 +9,20 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import ORIGINAL_CUDA_VISIBLE_DEVICES, REPO
 
 _spec = importlib.util.spec_from_file_location('setup_plan', REPO / 'tools' / 'setup_plan.py')
 setup_plan = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(setup_plan)
+
+
+def as_started() -> dict:
+    """The environment with the devices the suite was started with (conftest
+    hides them from the tests), as setup_env.sh saw them."""
+    env = {k: v for k, v in os.environ.items() if k != 'CUDA_VISIBLE_DEVICES'}
+    if ORIGINAL_CUDA_VISIBLE_DEVICES is not None:
+        env['CUDA_VISIBLE_DEVICES'] = ORIGINAL_CUDA_VISIBLE_DEVICES
+    return env
 
 
 def facts(cuda='13.0', gpus=(), version='2.14.1+cu130'):
@@ -77,27 +86,34 @@ def test_the_cxx_standard_is_read_from_torchs_headers(tmp_path):
 
 
 def test_the_installed_mmcv_passes_its_ops_check():
-    found = setup_plan.plan(os.environ, setup_plan.torch_facts())
-    setup_plan.check(found)  # nms and roi_align on every device torch sees
-    wrong = dict(found, OPS='cuda' if found['OPS'] == 'cpu' else 'cpu')
+    """As setup_env.sh runs it, on the devices the suite was started with; and
+    a plan for the other kind of ops is refused."""
+    from mmcv.ops import get_compiling_cuda_version
+    proc = subprocess.run([sys.executable, str(REPO / 'tools' / 'setup_plan.py'), 'check'],
+                          env=as_started(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and 'mmcv ops run on cpu' in proc.stdout, proc.stderr
+    installed = 'cpu' if get_compiling_cuda_version() == 'not available' else 'cuda'
+    found = setup_plan.plan({}, setup_plan.torch_facts(), nvcc='13.0')
     with pytest.raises(setup_plan.SetupError, match='ops were planned'):
-        setup_plan.check(wrong)
+        setup_plan.check(dict(found, OPS='cuda' if installed == 'cpu' else 'cpu'))
 
 
 def test_setup_env_plan_changes_nothing_and_sees_changed_settings():
     def plan(**env):
         proc = subprocess.run(['bash', str(REPO / 'tools' / 'setup_env.sh'), '--plan'],
-                              env={**os.environ, 'VENV': sys.prefix, **env},
+                              env={**as_started(), 'VENV': sys.prefix, **env},
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
     stamp = os.path.join(sys.prefix, '.mmvanilla-setup')
     before = open(stamp).read() if os.path.exists(stamp) else None
-    assert re.search(r'mmcv 2\.1\.0 with (CPU|CUDA) ops, because', plan())
-    assert 'a run installs again' in plan(TORCH_CUDA_ARCH_LIST='9.0')
-    assert 'a run installs again' in plan(FORCE_CUDA='0')
+    unchanged = plan()
+    assert 'is complete for these settings' in unchanged, \
+        f'{unchanged}\n(run bash tools/setup_env.sh first: the venv is not the set-up of these files)'
+    assert re.search(r'mmcv 2\.1\.0 with (CPU|CUDA) ops, because', unchanged)
     assert 'a run installs again' in plan(TORCH_SPEC='torch==2.11.0 torchvision==0.26.0')
     cuda = plan(FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST='9.0')  # on a host without a GPU
+    assert 'a run installs again' in cuda
     assert 'with CUDA ops, because FORCE_CUDA=1; architectures 9.0' in cuda
     assert '-cudaops-sm9_0' in cuda and 'shared' not in cuda  # never the CPU wheel
     assert (open(stamp).read() if os.path.exists(stamp) else None) == before

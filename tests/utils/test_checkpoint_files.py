@@ -58,7 +58,10 @@ def test_one_process_per_host_removes_stale_temporaries(tmp_path, monkeypatch):
     dead.wait()
     stale = tmp_path / f'{temporary_prefix(dead.pid)}abc123-epoch_2.pth'
     stale.write_bytes(b'partial')
-    monkeypatch.setenv('LOCAL_RANK', '1')  # another rank of this host
+    monkeypatch.setenv('LOCAL_RANK', '1')  # another rank of this host (torchrun)
     assert remove_stale_temporaries(str(tmp_path)) == [] and stale.exists()
-    monkeypatch.setenv('LOCAL_RANK', '0')
+    monkeypatch.delenv('LOCAL_RANK')
+    monkeypatch.setenv('SLURM_LOCALID', '1')  # (srun: before mmengine sets LOCAL_RANK)
+    assert remove_stale_temporaries(str(tmp_path)) == [] and stale.exists()
+    monkeypatch.setenv('SLURM_LOCALID', '0')
     assert remove_stale_temporaries(str(tmp_path)) == [str(stale)] and not stale.exists()

@@ -35,8 +35,9 @@ class FiniteLossHook(Hook):
             all_reduce(flag, op='max')
             if not flag.item():
                 return
-            where = f' on rank {int(flag.item()) - 1}'
-            value = value if not math.isfinite(value) else 'not finite'
+            bad = int(flag.item()) - 1
+            where = f' on rank {bad}'
+            value = value if bad == get_rank() else 'not finite'
         elif math.isfinite(value):
             return
         last = runner.message_hub.get_info('last_ckpt')
