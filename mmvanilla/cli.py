@@ -96,6 +96,9 @@ def run_as_program(module: str) -> None:
     # import: nothing a user of these tools can act on. Every other warning stays.
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated',
                             category=UserWarning)
-    # imported inside the guarded call: a library that fails to import (an
-    # environment's package that does not fit) is one line too
-    sys.exit(call(lambda args: importlib.import_module(module).main(args), argv))
+    try:
+        tool_main = importlib.import_module(module).main
+    except Exception as error:  # (a library that does not fit this environment)
+        def tool_main(args, error=error):  # told by the failure layer, as in main
+            raise error
+    sys.exit(call(tool_main, argv))
