@@ -141,7 +141,7 @@ def check_folder_outputs(out_dir: str, names: Iterable[str], inputs: Iterable[st
     names = list(names)
     marker = osp.join(out_dir, names[-1])
     check_outputs({name: osp.join(out_dir, name) for name in names}, inputs, into_artefact,
-                  replace=osp.isfile(marker) and is_own_kind(marker, None))
+                  replace=osp.isfile(marker) and is_own_kind(marker))
 
 
 def _alive(pid: int) -> bool:

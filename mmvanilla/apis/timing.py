@@ -31,7 +31,8 @@ def timed(fn: Callable[[], Any], device: Union[str, torch.device, None] = None
 
 
 def time_calls(runs: Dict[str, Callable[[], Any]], rounds: int, warmup: int = 0,
-               device: Union[str, torch.device, None] = None) -> Tuple[Dict[str, List[float]], Dict[str, Any]]:
+               device: Union[str, torch.device, None] = None
+               ) -> Tuple[Dict[str, List[float]], Dict[str, Any]]:
     """Round-robin timing, without autograd: each run is called ``warmup``
     times, then once per round, runs interleaved so that a slow spell of the
     machine falls on all of them. Returns each run's times and last output."""
