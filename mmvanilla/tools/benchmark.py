@@ -2,7 +2,8 @@
 
     python tools/benchmark.py CONFIG [--checkpoint CKPT] [--compare | --no-fuse]
 
-Times, batch 1, after warm-up: the whole ``model.test_step`` (pre-processing,
+Every form timed runs in --precision (int8: the fused artefact alone). Times,
+batch 1, after warm-up: the whole ``model.test_step`` (pre-processing,
 forward, post-processing; not data loading), the backbone alone, and for
 single-stage detectors the head's forward and its post-processing apart.
 Images come from the config's test set when its files exist, else generated
@@ -29,7 +30,7 @@ from mmvanilla.apis.config import command_line, model_tool_parser
 from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.apis.detector import build_detector
 from mmvanilla.apis.timing import cuda_device, cuda_fp32_math, timed
-from mmvanilla.deploy import DESCRIPTIONS, add_precision_arg, resolve_precision
+from mmvanilla.deploy import add_precision_arg, resolve_precision
 from mmvanilla.deploy.precision import apply_precision, int8_artefact_path
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import runtime_description
@@ -187,13 +188,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise ConfigError('--iters must be >= 1 and --warmup >= 0')
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         raise ConfigError('--device cuda: no CUDA device here; use --device cpu')
-    if args.no_fuse and args.precision != 'fp32':
-        raise ConfigError('--precision applies to the fused model: drop --no-fuse (or use '
-                          '--compare to time the unfused fp32 model beside it)')
-    if args.compare and args.precision == 'int8':
+    if args.precision == 'int8' and (args.compare or args.no_fuse):
         raise ConfigError('--precision int8 times tools/quantize.py\'s artefact, which has no '
-                          'unfused form: drop --compare (benchmark the source config and '
-                          'checkpoint with --compare for fused vs unfused fp32)')
+                          'unfused form: drop --compare/--no-fuse (benchmark the source config '
+                          'and checkpoint with --compare for fused vs unfused)')
     precision = resolve_precision(args.precision, args.device)
     model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
     int8_artefact = int8_artefact_path(cfg, args.checkpoint) if precision == 'int8' else None
@@ -204,10 +202,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     with cuda_fp32_math(args.tf32):  # the same rule for every form
         for mode in modes:
             model_m = copy.deepcopy(model)
-            info = dict(precision='fp32', runs=DESCRIPTIONS['fp32'])
             if mode == 'fused':
                 switch_to_deploy(model_m)
-                model_m, info = apply_precision(model_m, precision, int8_artefact)
+            # every form in the same precision (int8: the fused artefact alone)
+            model_m, info = apply_precision(model_m, precision, int8_artefact)
             label = mode if info['precision'] == 'fp32' else f'{mode} {info["precision"]}'
             results[mode] = measure(model_m, items[:args.warmup], items[args.warmup:],
                                     args.device, label, whole_network='int8_artefact' in info)
