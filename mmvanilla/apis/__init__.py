@@ -7,7 +7,7 @@ import mmvanilla.plugin  # noqa: F401
 from .config import add_custom_hook, load_config, load_runner_config
 from .config_checks import check_config
 from .detector import build_detector, fused_copy
-from .timing import time_calls, timed
+from mmvanilla.utils.timing import time_calls, timed
 
 __all__ = ['add_custom_hook', 'build_detector', 'check_config', 'fused_copy', 'load_config',
            'load_runner_config', 'time_calls', 'timed']

@@ -29,7 +29,7 @@ from mmengine.utils import ProgressBar
 from mmvanilla.apis.config import command_line, model_tool_parser
 from mmvanilla.apis.config_checks import check_datasets
 from mmvanilla.apis.detector import build_detector
-from mmvanilla.apis.timing import cuda_device, cuda_fp32_math, timed
+from mmvanilla.utils.timing import cuda_device, cuda_fp32_math, timed
 from mmvanilla.deploy import add_precision_arg, resolve_precision
 from mmvanilla.deploy.precision import apply_precision, int8_artefact_path
 from mmvanilla.models import switch_to_deploy

@@ -2,7 +2,7 @@
 fp32 unless TF32 is asked for. No GPU needed: CUDA's calls are recorded."""
 import torch
 
-from mmvanilla.apis.timing import cuda_device, cuda_fp32_math, time_calls, timed
+from mmvanilla.utils.timing import cuda_device, cuda_fp32_math, time_calls, timed
 
 
 def test_timing_waits_for_the_device_in_use(monkeypatch):
