@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmvanilla.apis.detector import max_rel_err
-from mmvanilla.apis.timing import timed
+from mmvanilla.utils.timing import timed
 from mmvanilla.models.backbones.onednn_plan import pack_conv_weight
 from mmvanilla.runtime import (
     default_runtime_env,

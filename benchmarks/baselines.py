@@ -65,7 +65,7 @@ def measure_precision(model, cfg, precision: str, paths: List[str], args) -> dic
     """Deploy ``model`` in ``precision``, then time its artefact on one image
     and on a batch of four."""
     from mmvanilla.apis.deployment import deployment_inputs
-    from mmvanilla.apis.timing import time_calls
+    from mmvanilla.utils.timing import time_calls
     from mmvanilla.deploy.artefact import write_artefact
     from mmvanilla_runtime.detector import Detector, coco_entries
     from mmvanilla_runtime.errors import RuntimeInputError

@@ -26,7 +26,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmvanilla.plugin  # noqa: E402,F401
 from mmvanilla.apis.deployment import deployment_inputs  # noqa: E402
 from mmvanilla.apis.detector import build_detector  # noqa: E402
-from mmvanilla.apis.timing import time_calls  # noqa: E402
+from mmvanilla.utils.timing import time_calls  # noqa: E402
 from mmvanilla.deploy.artefact import write_artefact  # noqa: E402
 from mmvanilla.deploy.precision import apply_precision  # noqa: E402
 from mmvanilla.models import switch_to_deploy  # noqa: E402

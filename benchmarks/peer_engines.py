@@ -39,7 +39,7 @@ import torch
 
 import mmvanilla.plugin  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.apis.detector import build_detector
-from mmvanilla.apis.timing import time_calls
+from mmvanilla.utils.timing import time_calls
 from mmvanilla.deploy import DetectorNetwork, to_reduced_precision
 from mmvanilla.deploy.onnx_export import export_onnx
 from mmvanilla.deploy.openvino_network import OpenVINONetwork, import_openvino

@@ -76,7 +76,7 @@ def child(args: argparse.Namespace) -> None:
     from mmengine.registry import init_default_scope
 
     from mmvanilla.apis import load_config
-    from mmvanilla.apis.timing import cuda_device, cuda_fp32_math, timed
+    from mmvanilla.utils.timing import cuda_device, cuda_fp32_math, timed
     from mmvanilla.utils.console import quiet_console
     quiet_console()
     path = CASES[args.child]
