@@ -34,10 +34,12 @@ def evaluate(model: nn.Module, cfg: Config, max_images: Optional[int] = None) ->
     return evaluator.evaluate(len(dataset))
 
 
-def runtime_results_ap(entries: List[dict], ann_file: str) -> Dict[str, float]:
+def runtime_results_ap(entries: List[dict], ann_file: str,
+                       file_names: Optional[List[str]] = None) -> Dict[str, float]:
     """COCO AP (``bbox``, and ``segm`` where entries have masks) of
     ``mmvanilla_runtime``'s JSON entries against a COCO annotation file,
-    matched by file name and category name (pycocotools, as mmdet's CocoMetric)."""
+    matched by file name and category name (pycocotools, as mmdet's CocoMetric),
+    over the images ``file_names`` (default: every image of the file)."""
     import contextlib
     import io
 
@@ -53,17 +55,19 @@ def runtime_results_ap(entries: List[dict], ann_file: str) -> Dict[str, float]:
     aps = {}
     for kind in kinds:
         if not results:
-            aps[kind] = 0.0
+            aps[kind] = aps[f'{kind}_50'] = 0.0
             continue
         with contextlib.redirect_stdout(io.StringIO()):
             evaluation = COCOeval(coco, coco.loadRes(
                 [dict(r) if kind == 'segm' else {k: v for k, v in r.items()
                                                  if k != 'segmentation'} for r in results]),
                 kind)
-            evaluation.params.imgIds = sorted({r['image_id'] for r in results} |
-                                              set(image_ids.values()))
+            evaluation.params.imgIds = sorted(
+                {r['image_id'] for r in results} | set(image_ids.values()) if file_names is None
+                else {image_ids[n] for n in file_names})
             evaluation.evaluate()
             evaluation.accumulate()
             evaluation.summarize()
         aps[kind] = float(evaluation.stats[0])
+        aps[f'{kind}_50'] = float(evaluation.stats[1])
     return aps

@@ -1,6 +1,11 @@
 """Detector inference speed at the config's test scale (1280x800), fused first.
 
     python tools/benchmark.py CONFIG [--checkpoint CKPT] [--compare | --no-fuse]
+    python tools/benchmark.py CONFIG CKPT --formats pytorch,fp32,bf16,int8 [--images N]
+
+--formats: AP, latency, throughput, memory and cold start of each form of the
+checkpoint, each in its own process (see mmvanilla/tools/benchmark_formats.py).
+Without it:
 
 Every form timed runs in --precision (int8: the fused artefact alone). Times,
 batch 1, after warm-up: the whole ``model.test_step`` (pre-processing,
@@ -42,7 +47,24 @@ from mmvanilla.utils.paths import atomic_output, check_outputs, writable_file
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = model_tool_parser(__doc__)
     parser.add_argument('config')
+    parser.add_argument('checkpoint_file', nargs='?', metavar='CHECKPOINT',
+                        help='trained weights (or --checkpoint)')
     parser.add_argument('--checkpoint', help='trained weights (default: initialized)')
+    parser.add_argument('--formats', metavar='FORM,...',
+                        help='pytorch, pytorch-bf16, pytorch-fp16 (CUDA) and the deployed '
+                        'artefacts fp32, bf16, int8: each one\'s AP, latency, throughput, '
+                        'memory and cold start, in one table')
+    parser.add_argument('--engines', default='openvino',
+                        help='--formats: the engines that run the artefacts (openvino, '
+                        'onnxruntime; comma-separated)')
+    parser.add_argument('--images', type=int,
+                        help='--formats: the first N test images (default: all)')
+    parser.add_argument('--batch', type=int, default=4,
+                        help='--formats: the batch of the throughput figure')
+    parser.add_argument('--work-dir', help='--formats: where the artefacts go (default '
+                        'work_dirs/benchmark/<config name>)')
+    parser.add_argument('--calib-images', type=int, default=300,
+                        help='--formats int8: training images to calibrate on')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--no-fuse', action='store_true', help='time the unfused model only')
     mode.add_argument('--compare', action='store_true',
@@ -179,11 +201,17 @@ def plot_latency(results: Dict[str, dict], title: str, path: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    if args.checkpoint_file and args.checkpoint and args.checkpoint_file != args.checkpoint:
+        raise ConfigError('two checkpoints given (CHECKPOINT and --checkpoint): give one')
+    args.checkpoint = args.checkpoint or args.checkpoint_file
     check_outputs({'--out': args.out, '--plot': args.plot}, [args.config, args.checkpoint],
                   kind={'--out': '.json', '--plot': '.png'})
     writable_file(args.out, '--out')
     if args.plot:
         writable_file(args.plot, '--plot')
+    if args.formats:
+        from mmvanilla.tools.benchmark_formats import run
+        return run(args, argv)
     if args.iters < 1 or args.warmup < 0:
         raise ConfigError('--iters must be >= 1 and --warmup >= 0')
     if args.device.startswith('cuda') and not torch.cuda.is_available():

@@ -1,0 +1,122 @@
+"""One form of a detector, measured in a process of its own (by
+``tools/benchmark.py --formats``): its detections of every image, batch 1,
+timed from the decoded image to the detections; throughput at batch N; its
+process's peak memory; when its first detections came.
+
+    python -m mmvanilla.tools.measure_form SPEC.json OUT.json
+
+Imports only what its form needs: an artefact's process loads
+``mmvanilla_runtime`` (no torch), so its cold start is a deployment's.
+"""
+import json
+import os.path as osp
+import resource
+import sys
+import time
+from typing import Callable, Dict, List
+
+
+def torch_detector(spec: dict) -> Callable[[list], List[List[dict]]]:
+    """The fused PyTorch model in ``spec['precision']`` on ``spec['device']``:
+    BGR images in, the runtime's detection dicts out."""
+    import numpy as np
+    import torch
+    from mmengine.dataset import Compose, pseudo_collate
+
+    from mmvanilla.apis.detector import build_detector
+    from mmvanilla.deploy.precision import apply_precision
+    from mmvanilla.models import switch_to_deploy
+    model, cfg, _ = build_detector(spec['config'], spec['checkpoint'])
+    switch_to_deploy(model)
+    model, _ = apply_precision(model, spec['precision'])
+    model = model.to(spec['device'])
+    steps = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] != 'LoadAnnotations']
+    steps[0] = dict(type='mmdet.LoadImageFromNDArray')
+    pipeline = Compose(steps)
+    classes = cfg.test_dataloader.dataset.metainfo['classes']
+
+    def detect(images: list) -> List[List[dict]]:
+        batch = pseudo_collate([pipeline(dict(img=image, img_id=i))
+                                for i, image in enumerate(images)])
+        with torch.no_grad():
+            samples = model.test_step(batch)
+        results = []
+        for sample in samples:
+            pred = sample.pred_instances
+            boxes, scores = pred.bboxes.float().cpu().numpy(), pred.scores.float().cpu().numpy()
+            labels = pred.labels.cpu().numpy()
+            masks = pred.masks.cpu().numpy().astype(bool) if 'masks' in pred else None
+            dets = []
+            for k in np.argsort(-scores, kind='stable'):
+                det = dict(box=boxes[k].tolist(), score=float(scores[k]), label=int(labels[k]),
+                           category=classes[int(labels[k])])
+                if masks is not None:
+                    det['mask'] = masks[k]
+                dets.append(det)
+            results.append(dets)
+        return results
+    return detect
+
+
+def measure(spec: dict) -> dict:
+    """The figures of one form (see the module's doc)."""
+    loading = time.perf_counter()
+    if spec['kind'] == 'artefact':
+        from mmvanilla_runtime import Detector
+        detect = Detector(spec['folder'], spec['engine']).detect
+        wait = None
+    else:
+        detect = torch_detector(spec)
+        wait = spec['device'] if spec['device'].startswith('cuda') else None
+    from mmvanilla_runtime.detector import coco_entries
+    from mmvanilla_runtime.preprocess import read_image
+    images = [read_image(p) for p in spec['images']]
+    load_s = time.perf_counter() - loading
+    detect(images[:1])
+    first_at = time.time()
+    timed = _timer(wait)
+    entries, latency = [], []
+    for path, image in zip(spec['images'], images):
+        seconds, dets = timed(lambda: detect([image]))
+        latency.append(seconds)
+        entries += coco_entries(osp.basename(path), dets[0])
+    batch = spec['batch']
+    batches = [images[i:i + batch] for i in range(0, len(images), batch)] or [images]
+    detect(batches[0])  # (a new batch shape: its warm-up)
+    throughput_s = sum(timed(lambda: detect(b))[0] for b in batches)
+    report = dict(entries=entries, latency_s=latency, load_s=load_s, first_detection_at=first_at,
+                  throughput_images_per_s=sum(map(len, batches)) / throughput_s,
+                  peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if wait is not None:
+        import torch
+        report['peak_gpu_memory_mb'] = torch.cuda.max_memory_allocated(wait) / 2**20
+    return report
+
+
+def _timer(device):
+    if device is None:  # (an artefact's process has no torch)
+        def timed(fn):
+            start = time.perf_counter()
+            out = fn()
+            return time.perf_counter() - start, out
+        return timed
+    from mmvanilla.utils.timing import timed as torch_timed
+    return lambda fn: torch_timed(fn, device)
+
+
+def main(argv: List[str]) -> int:
+    spec_file, out_file = argv
+    with open(spec_file) as f:
+        spec: Dict = json.load(f)
+    try:
+        report = measure(spec)
+    except Exception as e:  # noqa: BLE001 - the form's row says why it did not run
+        lines = str(e).strip().splitlines()
+        report = dict(error=f'{type(e).__name__}: {lines[-1] if lines else ""}')
+    with open(out_file, 'w') as f:
+        json.dump(report, f)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,91 @@
+"""tools/benchmark.py --formats on the demo config, trained for a few epochs:
+training learns, and each form's AP is measured in that form, near
+tools/test.py's, with reduced precisions within a bound of fp32."""
+import json
+
+import pytest
+
+from tests.conftest import REPO, built_once, call_tool, coco_metrics, log_text
+from tests.tools.test_bad_inputs import one_line_error
+
+DEMO = REPO / 'configs' / 'demo' / 'retinanet_vanillanet_tiny_shapes.py'
+EPOCHS = 6
+#: AP50 of the fused model after 6 epochs: 0.281 on an Intel Xeon (AMX); a broken
+#: label mapping or a fusion before deep training ends gives about 0
+AP50_FLOOR = 0.15
+
+
+def demo_options(root: str):
+    """The demo on the generated shapes at ``root``, its schedule cut to EPOCHS
+    (deep training over the first half)."""
+    data = [f'{split}_dataloader.dataset.data_root={root}/' for split in ('train', 'val', 'test')]
+    ann = f'{root}/annotations/instances_val.json'
+    return [*data, f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}',
+            f'train_cfg.max_epochs={EPOCHS}', f'train_cfg.val_interval={EPOCHS}',
+            f'custom_hooks.0.epochs={EPOCHS // 2}', f'param_scheduler.1.milestones=[{EPOCHS - 1}]',
+            f'param_scheduler.1.end={EPOCHS}',
+            *(f'{split}_dataloader.{k}' for split in ('train', 'val', 'test')
+              for k in ('num_workers=0', 'persistent_workers=False'))]
+
+
+@pytest.fixture(scope='session')
+def trained_demo(tmp_path_factory):
+    """(checkpoint, cfg-options): the demo, EPOCHS epochs, on the demo's own data
+    (tools/make_shapes_dataset.py's defaults: 160 train, 40 val images)."""
+    from mmvanilla.datasets import make_shapes_dataset
+    root = built_once(tmp_path_factory, 'demo_shapes', lambda root: make_shapes_dataset(str(root)))
+    options = demo_options(str(root))
+
+    def train(work_dir):
+        proc = call_tool('train.py', DEMO, '--work-dir', work_dir, '--cfg-options', *options)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return built_once(tmp_path_factory, 'demo_short', train) / f'epoch_{EPOCHS}.pth', options
+
+
+def test_the_demo_learns_and_every_form_keeps_its_ap(trained_demo, tmp_path):
+    checkpoint, options = trained_demo
+    out, plot = tmp_path / 'table.json', tmp_path / 'table.png'
+    proc = call_tool('benchmark.py', DEMO, checkpoint, '--formats',
+                     'pytorch,pytorch-fp16,fp32,bf16,int8', '--calib-images', 32, '--batch', 2,
+                     '--out', out, '--plot', plot, '--work-dir', tmp_path / 'forms',
+                     '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'bbox AP' in proc.stdout and 'int8' in proc.stdout
+    report = json.loads(out.read_text())
+    rows = {r['form']: r for r in report['rows']}
+    assert rows['pytorch']['ap']['bbox_50'] >= AP50_FLOOR, rows['pytorch']['ap']
+    work = tmp_path / 'test'
+    proc = call_tool('test.py', DEMO, checkpoint, '--deploy', '--work-dir', work,
+                     '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    tested = coco_metrics(log_text(work))['bbox_mAP']  # (printed to 3 decimals)
+    for form in ('pytorch', 'fp32'):
+        assert abs(rows[form]['ap']['bbox'] - tested) <= 0.0035, (form, rows[form]['ap'], tested)
+    fp32 = rows['fp32']['ap']['bbox']
+    assert rows['int8']['ap']['bbox'] >= fp32 - 0.04, (rows['int8']['ap'], fp32)
+    if 'error' in rows['bf16']:  # a CPU without native bf16: the row says so
+        assert 'bf16' in rows['bf16']['error']
+    else:
+        assert abs(rows['bf16']['ap']['bbox'] - fp32) <= 0.02, (rows['bf16']['ap'], fp32)
+    assert 'fp16 is for CUDA' in rows['pytorch-fp16']['error']
+    for row in report['rows']:
+        if 'error' not in row:
+            assert 0 < row['latency_ms_p50'] <= row['latency_ms_p90']
+            assert row['throughput_images_per_s'] > 0 and row['peak_rss_mb'] > 0
+            assert row['cold_start_s'] > row['load_s'] > 0
+    assert report['images'] == 40 and report['model']['gmac'] > 0
+    assert plot.stat().st_size > 0
+
+
+def test_formats_misuse_is_one_line(trained_demo, tmp_path):
+    checkpoint, options = trained_demo
+    proc = call_tool('benchmark.py', DEMO, checkpoint, '--formats', 'pytorch,onnx',
+                     '--out', tmp_path / 'b.json', '--cfg-options', *options)
+    one_line_error(proc, "unknown onnx; choose from pytorch,")
+    proc = call_tool('benchmark.py', DEMO, '--formats', 'pytorch', '--out', tmp_path / 'b.json',
+                     '--cfg-options', *options)
+    one_line_error(proc, 'give the trained CHECKPOINT')
+    proc = call_tool('benchmark.py', DEMO, checkpoint, '--formats', 'fp32', '--engines', 'tvm',
+                     '--out', tmp_path / 'b.json', '--cfg-options', *options)
+    one_line_error(proc, "--engines 'tvm': choose from openvino,onnxruntime")
+    assert not (tmp_path / 'b.json').exists()
