@@ -1,5 +1,6 @@
 """The one timing loop of the tools and benchmarks: wall-clock seconds per call."""
 import contextlib
+import statistics
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
@@ -71,3 +72,19 @@ def cuda_fp32_math(tf32: bool) -> Iterator[None]:
     finally:
         for (place, name, _), value in zip(settings, old):
             setattr(place, name, value)
+
+
+def paired_efficiency(rates: List[float], peaks: List[float]) -> Tuple[Optional[float], str]:
+    """The share of a peak a model reaches, from rounds that each timed the
+    model (``rates``) and the reference (``peaks``, the best of its kernels in
+    that round) back to back: the median of the per-round ratios, so that a
+    slow spell of a shared machine falls on both sides of a ratio. Never above
+    1: where the model beats its reference, the reference is not this
+    machine's peak, and the figure is (None, why) instead."""
+    if not rates or len(rates) != len(peaks):
+        raise ValueError('one reference round per model round')
+    ratio = statistics.median(r / p for r, p in zip(rates, peaks))
+    if ratio > 1:
+        return None, (f'the model ran at {ratio:.2f}x its reference: the reference kernels '
+                      f'are not this machine\'s peak, so no efficiency is given')
+    return ratio, ''

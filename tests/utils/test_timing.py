@@ -34,3 +34,14 @@ def test_fp32_on_cuda_is_fp32_unless_tf32_is_asked_for():
     with cuda_fp32_math(True):
         assert tf32_state() == [True, True]
     assert tf32_state() == before
+
+
+def test_efficiency_is_the_median_of_paired_ratios_and_never_above_one():
+    from mmvanilla.utils.timing import paired_efficiency
+    # the machine slows down in round 2 for both sides: the pair keeps its ratio
+    assert paired_efficiency([80, 40, 88], [100, 50, 100]) == (0.8, '')
+    # unpaired medians would read 80 / 100 = 0.8 from other rounds' figures; a
+    # reference that reads low in one round cannot lift the median above the rest
+    assert paired_efficiency([90, 90, 90], [100, 60, 100])[0] == 0.9
+    value, why = paired_efficiency([120, 110, 130], [100, 100, 100])
+    assert value is None and 'not this machine\'s peak' in why

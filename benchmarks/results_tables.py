@@ -1,0 +1,86 @@
+"""The tables of docs/benchmarks.md that come from ``tools/benchmark.py
+--formats`` raw files, written from those files.
+
+    python benchmarks/results_tables.py           rewrite the tables in place
+    python benchmarks/results_tables.py --check   exit 1 where a table differs from its file
+
+A table is the block between ``<!-- table: NAME.json -->`` and ``<!-- end table -->``;
+NAME.json is in docs/results/. The block states the CPU, the command and one row per
+form, as the file has them. The suite runs --check, so a table cannot drift from its
+raw file.
+"""
+import json
+import os.path as osp
+import re
+import sys
+from typing import List, Optional
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DOC = osp.join(REPO, 'docs', 'benchmarks.md')
+RESULTS = osp.join(REPO, 'docs', 'results')
+BLOCK = re.compile(r'(<!-- table: (\S+\.json) -->\n)(.*?)(<!-- end table -->)', re.S)
+
+
+def _ap(ap: dict, kind: str) -> str:
+    return f'{ap[kind]:.3f}' if kind in ap else '–'
+
+
+def formats_table(result: dict) -> str:
+    """Markdown of one ``--formats`` JSON: its machine, its command, its rows."""
+    runtime = result['runtime']
+    lines = [f'{runtime["cpu"]}, {runtime["threads"]} threads, torch {runtime["torch"]}; '
+             f'{result["images"]} images, latency at batch 1, throughput at batch '
+             f'{result["batch"]}; fused model: {result["model"]["params_m"]:.2f} M parameters, '
+             f'{result["model"]["gmac"]:.2f} GMAC at {result["model"]["shape"][1]}×'
+             f'{result["model"]["shape"][0]}.', '',
+             f'`{result["command"]}`', '',
+             '| form | engine | bbox AP | bbox AP50 | segm AP | p50 ms | p90 ms | images/s '
+             '| peak MB | cold start s |',
+             '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for row in result['rows']:
+        head = f'| {row["form"]} | {row.get("engine") or "PyTorch"} |'
+        if 'error' in row:
+            lines.append(f'{head} not run: {row["error"]} |||||||')
+            continue
+        ap = row['ap']
+        lines.append(f'{head} {_ap(ap, "bbox")} | {_ap(ap, "bbox_50")} | {_ap(ap, "segm")} | '
+                     f'{row["latency_ms_p50"]:.1f} | {row["latency_ms_p90"]:.1f} | '
+                     f'{row["throughput_images_per_s"]:.1f} | {row["peak_rss_mb"]:.0f} | '
+                     f'{row["cold_start_s"]:.1f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def rendered(text: str) -> str:
+    """``text`` with every table block written from its raw file."""
+    def block(match):
+        path = osp.join(RESULTS, match.group(2))
+        if not osp.isfile(path):
+            raise SystemExit(f'error: {DOC} names {match.group(2)}, which is not in '
+                             f'docs/results/: run the command that makes it, or drop the table')
+        with open(path) as f:
+            return match.group(1) + formats_table(json.load(f)) + match.group(4)
+    return BLOCK.sub(block, text)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    with open(DOC) as f:
+        text = f.read()
+    new = rendered(text)
+    if argv == ['--check']:
+        if new != text:
+            print(f'error: a table in {DOC} differs from its raw file: run python '
+                  f'benchmarks/results_tables.py', file=sys.stderr)
+            return 1
+        return 0
+    if argv:
+        print('error: usage: results_tables.py [--check]', file=sys.stderr)
+        return 2
+    with open(DOC, 'w') as f:
+        f.write(new)
+    print(f'wrote {DOC}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
