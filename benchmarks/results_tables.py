@@ -28,21 +28,23 @@ def _ap(ap: dict, kind: str) -> str:
 def formats_table(result: dict) -> str:
     """Markdown of one ``--formats`` JSON: its machine, its command, its rows."""
     runtime = result['runtime']
+    models = '; '.join(
+        f'{name}: {m["params_m"]:.2f} M parameters, {m["gmac"]:.2f} GMAC at {m["shape"][1]}×'
+        f'{m["shape"][0]}' + ('' if m['trained'] else ' (initialised weights: no AP)')
+        for name, m in result['models'].items())
     lines = [f'{runtime["cpu"]}, {runtime["threads"]} threads, torch {runtime["torch"]}; '
-             f'{result["images"]} images, latency at batch 1, throughput at batch '
-             f'{result["batch"]}; fused model: {result["model"]["params_m"]:.2f} M parameters, '
-             f'{result["model"]["gmac"]:.2f} GMAC at {result["model"]["shape"][1]}×'
-             f'{result["model"]["shape"][0]}.', '',
+             f'{result["images"]} images, {result["rounds"]} round(s), latency at batch 1, '
+             f'throughput at batch {result["batch"]}. Fused models: {models}.', '',
              f'`{result["command"]}`', '',
-             '| form | engine | bbox AP | bbox AP50 | segm AP | p50 ms | p90 ms | images/s '
+             '| model | form | engine | bbox AP | bbox AP50 | segm AP | p50 ms | p90 ms | images/s '
              '| peak MB | cold start s |',
-             '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+             '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     for row in result['rows']:
-        head = f'| {row["form"]} | {row.get("engine") or "PyTorch"} |'
+        head = f'| {row["model"]} | {row["form"]} | {row.get("engine") or "PyTorch"} |'
         if 'error' in row:
             lines.append(f'{head} not run: {row["error"]} |||||||')
             continue
-        ap = row['ap']
+        ap = row.get('ap', {})
         lines.append(f'{head} {_ap(ap, "bbox")} | {_ap(ap, "bbox_50")} | {_ap(ap, "segm")} | '
                      f'{row["latency_ms_p50"]:.1f} | {row["latency_ms_p90"]:.1f} | '
                      f'{row["throughput_images_per_s"]:.1f} | {row["peak_rss_mb"]:.0f} | '

@@ -67,8 +67,12 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         help='--formats int8: training images to calibrate on')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--no-fuse', action='store_true', help='time the unfused model only')
-    mode.add_argument('--compare', action='store_true',
-                      help='time fused and unfused, side by side')
+    mode.add_argument('--compare', nargs='*', metavar='PEER_CONFIG[=CKPT]',
+                      help='alone: time fused and unfused, side by side; with --formats: '
+                      'also run these detectors through the same forms and measurements '
+                      '(AP where a checkpoint trained on the same data is given)')
+    parser.add_argument('--rounds', type=int, default=1,
+                        help='--formats: run every form this many times, in turn (medians)')
     add_precision_arg(parser)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--iters', type=int, default=10)
@@ -216,7 +220,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise ConfigError('--iters must be >= 1 and --warmup >= 0')
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         raise ConfigError('--device cuda: no CUDA device here; use --device cpu')
-    if args.precision == 'int8' and (args.compare or args.no_fuse):
+    if args.compare:
+        raise ConfigError('--compare PEER_CONFIG runs peers through --formats: add --formats '
+                          '(or give --compare alone for fused vs unfused)')
+    compare = args.compare is not None
+    if args.precision == 'int8' and (compare or args.no_fuse):
         raise ConfigError('--precision int8 times tools/quantize.py\'s artefact, which has no '
                           'unfused form: drop --compare/--no-fuse (benchmark the source config '
                           'and checkpoint with --compare for fused vs unfused)')
@@ -225,7 +233,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     int8_artefact = int8_artefact_path(cfg, args.checkpoint) if precision == 'int8' else None
     model = model.to(args.device)
     items, source = load_images(cfg, args.iters + args.warmup)
-    modes = ['unfused'] if args.no_fuse else (['fused', 'unfused'] if args.compare else ['fused'])
+    modes = ['unfused'] if args.no_fuse else (['fused', 'unfused'] if compare else ['fused'])
     results = {}
     with cuda_fp32_math(args.tf32):  # the same rule for every form
         for mode in modes:

@@ -21,12 +21,13 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from statistics import median
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmengine.config import Config
 
-from mmvanilla.utils.errors import ConfigError
+from mmvanilla.utils.errors import ConfigError, MMVanillaError
 
 #: form -> (kind, precision)
 FORMS: Dict[str, tuple] = {
@@ -116,27 +117,43 @@ def run_form(spec: dict, work: str) -> dict:
     return report
 
 
-def row_figures(report: dict, ann_file: str, images: List[str]) -> dict:
-    """AP (one evaluation for every form) and the latency percentiles."""
+def row_figures(reports: List[dict], ann_file: Optional[str], images: List[str]) -> dict:
+    """One row from its rounds: AP (one evaluation for every form; the first
+    round's detections, as every round's are the same), latency percentiles over
+    every round's images, the median of the other figures, the largest peak."""
     from mmvanilla.deploy.evaluation import runtime_results_ap
-    ap = runtime_results_ap(report.pop('entries'), ann_file,
-                            [osp.basename(p) for p in images])
-    ms = np.array(report.pop('latency_s')) * 1000
-    return dict(report, ap=ap, latency_ms_p50=float(np.percentile(ms, 50)),
+    first = reports[0]
+    row = dict(rounds=len(reports), load_s=median(r['load_s'] for r in reports),
+               cold_start_s=median(r['cold_start_s'] for r in reports),
+               throughput_images_per_s=median(r['throughput_images_per_s'] for r in reports),
+               peak_rss_mb=max(r['peak_rss_mb'] for r in reports))
+    if 'peak_gpu_memory_mb' in first:
+        row['peak_gpu_memory_mb'] = max(r['peak_gpu_memory_mb'] for r in reports)
+    if ann_file:
+        try:
+            row['ap'] = runtime_results_ap(first['entries'], ann_file,
+                                           [osp.basename(p) for p in images])
+        except KeyError as e:  # a peer trained on other data
+            row['ap_note'] = f'its class {e} is not in the test set\'s annotations: no AP'
+    ms = np.array([t for r in reports for t in r['latency_s']]) * 1000
+    return dict(row, latency_ms_p50=float(np.percentile(ms, 50)),
                 latency_ms_p90=float(np.percentile(ms, 90)))
 
 
 def table(rows: List[dict]) -> str:
-    head = (f'{"form":<14}{"engine":<12}{"bbox AP":>8}{"segm AP":>8}{"p50 ms":>9}'
-            f'{"p90 ms":>9}{"img/s":>8}{"peak MB":>9}{"cold s":>8}')
+    width = max(len(r['model']) for r in rows) + 2
+    head = (f'{"model":<{width}}{"form":<14}{"engine":<12}{"bbox AP":>8}{"segm AP":>8}'
+            f'{"p50 ms":>9}{"p90 ms":>9}{"img/s":>8}{"peak MB":>9}{"cold s":>8}')
     lines = [head, '-' * len(head)]
     for r in rows:
-        start = f'{r["form"]:<14}{r.get("engine") or "-":<12}'
+        start = f'{r["model"]:<{width}}{r["form"]:<14}{r.get("engine") or "-":<12}'
         if 'error' in r:
             lines.append(f'{start}not run: {r["error"]}')
             continue
-        segm = r['ap'].get('segm')
-        lines.append(f'{start}{r["ap"]["bbox"]:>8.3f}{"-" if segm is None else f"{segm:.3f}":>8}'
+        ap = r.get('ap', {})
+        bbox, segm = ap.get('bbox'), ap.get('segm')
+        lines.append(f'{start}{"-" if bbox is None else f"{bbox:.3f}":>8}'
+                     f'{"-" if segm is None else f"{segm:.3f}":>8}'
                      f'{r["latency_ms_p50"]:>9.1f}{r["latency_ms_p90"]:>9.1f}'
                      f'{r["throughput_images_per_s"]:>8.1f}{r["peak_rss_mb"]:>9.0f}'
                      f'{r["cold_start_s"]:>8.1f}')
@@ -144,23 +161,59 @@ def table(rows: List[dict]) -> str:
 
 
 def plot(rows: List[dict], title: str, path: str) -> None:
-    """Latency p50 against bbox AP, one point per form that ran."""
+    """One bar per row that ran: latency p50 (p90 as its whisker), its AP beside it."""
     from matplotlib.figure import Figure
 
     from mmvanilla.utils.paths import atomic_output
-    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    ran = [r for r in rows if 'error' not in r]
+    fig = Figure(figsize=(6.4, 1.4 + 0.35 * len(ran)), dpi=100)
     ax = fig.subplots()
-    for r in rows:
-        if 'error' not in r:
-            ax.scatter(r['latency_ms_p50'], r['ap']['bbox'])
-            ax.annotate(f' {r["form"]}' + (f' ({r["engine"]})' if r.get('engine') else ''),
-                        (r['latency_ms_p50'], r['ap']['bbox']), fontsize=8)
-    ax.set_xlabel('latency per image, batch 1, p50 (ms)')
-    ax.set_ylabel('COCO bbox AP')
+    for i, r in enumerate(ran):
+        ax.barh(i, r['latency_ms_p50'], xerr=[[0], [r['latency_ms_p90'] - r['latency_ms_p50']]],
+                color='tab:blue')
+        ap = r.get('ap', {}).get('bbox')
+        ax.text(r['latency_ms_p90'], i, '  AP ' + ('not measured' if ap is None else f'{ap:.3f}'),
+                va='center', fontsize=8)
+    ax.set_yticks(range(len(ran)), [label(r) for r in ran], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel('latency per image, batch 1, p50 and p90 (ms)')
+    ax.set_xlim(0, max([r['latency_ms_p90'] for r in ran] + [1]) * 1.4)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format='png')
+
+
+def label(row: dict) -> str:
+    return ' '.join([row['model'], row['form']] + ([row['engine']] if row.get('engine') else []))
+
+
+def models_to_run(args, cfg: Config, work: str) -> List[Tuple[str, str, str, bool]]:
+    """(label, config written for the forms, checkpoint, trained) of the model
+    and of each --compare peer; a peer without a checkpoint is timed with its
+    initialised weights (written to a file: the deploy path takes one), no AP."""
+    import torch
+
+    from mmvanilla.apis.config import load_config
+    from mmvanilla.apis.detector import build_detector
+    models, labels = [], set()
+    peers = [(p.split('=', 1) + [None])[:2] for p in (args.compare or [])]
+    for i, (path, checkpoint) in enumerate([(args.config, args.checkpoint)] + peers):
+        name = osp.splitext(osp.basename(path))[0]
+        name = name if name not in labels else f'{name}-{i}'
+        labels.add(name)
+        folder = osp.join(work, name)
+        os.makedirs(folder, exist_ok=True)
+        config = osp.join(folder, 'config.py')
+        (cfg if i == 0 else load_config(path)).dump(config)
+        trained = checkpoint is not None
+        if not trained:
+            model, _, _ = build_detector(config)
+            checkpoint = osp.join(folder, 'initialised.pth')
+            torch.save(dict(state_dict=model.state_dict(), meta=dict(initialised=True)),
+                        checkpoint)
+        models.append((name, config, checkpoint, trained))
+    return models
 
 
 def run(args, argv: Optional[List[str]]) -> None:
@@ -174,50 +227,64 @@ def run(args, argv: Optional[List[str]]) -> None:
     forms, engines = parse_formats(args.formats), parse_engines(args.engines)
     if not args.checkpoint:
         raise ConfigError('--formats measures AP: give the trained CHECKPOINT')
-    if args.images is not None and args.images < 1 or args.batch < 1:
-        raise ConfigError('--images and --batch must be >= 1')
+    if args.images is not None and args.images < 1 or args.batch < 1 or args.rounds < 1:
+        raise ConfigError('--images, --batch and --rounds must be >= 1')
     cfg = load_config(args.config, args.cfg_options)
     images, ann_file = test_images(cfg, args.images)
     work = args.work_dir or osp.join('work_dirs', 'benchmark',
                                      osp.splitext(osp.basename(args.config))[0])
-    os.makedirs(work, exist_ok=True)
-    config = osp.join(work, 'config.py')  # the config with --cfg-options, for every form
-    cfg.dump(config)
-    scale = next((t['scale'] for t in cfg.test_dataloader.dataset.pipeline
-                  if t['type'] == 'Resize'), (1333, 800))
-    jobs = [(f, e) for f in forms for e in (engines if FORMS[f][0] == 'artefact' else [None])]
-    print(f'{len(jobs)} forms of {args.checkpoint} on {len(images)} images of {ann_file}',
-          flush=True)
-    size = model_size(config, args.checkpoint, (min(scale), max(scale)))
-    rows, bar = [], ProgressBar(len(jobs))
-    for form, engine in jobs:
-        kind, precision = FORMS[form]
-        row = dict(form=form, engine=engine, precision=precision)
-        spec = dict(row=f'{form}-{engine}' if engine else form, kind=kind, precision=precision,
-                    engine=engine, images=images, batch=args.batch, config=config,
-                    checkpoint=args.checkpoint, device='cpu' if engine else args.device)
-        try:
-            if kind == 'torch':
-                notes = []
-                if resolve_precision(precision, spec['device'], notes.append) != precision:
-                    raise ConfigError(notes[0].removeprefix('note: '))
-            else:
-                spec['folder'] = osp.join(work, form)
-                if not osp.isfile(osp.join(spec['folder'], 'pipeline.json')) or engine == \
-                        engines[0]:
-                    deploy_form(config, args.checkpoint, precision, spec['folder'],
-                                args.calib_images)
-            report = run_form(spec, work)
-            row.update(report if 'error' in report else
-                       row_figures(report, ann_file, images))
-        except ConfigError as e:
-            row['error'] = str(e)
-        rows.append(row)
-        bar.update()
+    models = models_to_run(args, cfg, work)
+    jobs = [(m, f, e) for m in models for f in forms
+            for e in (engines if FORMS[f][0] == 'artefact' else [None])]
+    print(f'{len(jobs)} forms of {len(models)} model(s), {args.rounds} round(s), on '
+          f'{len(images)} images of {ann_file}', flush=True)
+    sizes, specs, reports = {}, {}, {}
+    for name, config, checkpoint, _ in models:
+        shape = next((t['scale'] for t in Config.fromfile(config).test_dataloader.dataset.pipeline
+                      if t['type'] == 'Resize'), (1333, 800))
+        sizes[name] = model_size(config, checkpoint, (min(shape), max(shape)))
+    bar = ProgressBar(len(jobs) * args.rounds)
+    for round_ in range(args.rounds):  # every form once per round, in turn
+        for (name, config, checkpoint, _), form, engine in jobs:
+            key = (name, form, engine)
+            kind, precision = FORMS[form]
+            if round_ == 0:
+                spec = dict(row='-'.join(filter(None, key)), kind=kind, precision=precision,
+                            engine=engine, images=images, batch=args.batch, config=config,
+                            checkpoint=checkpoint, device='cpu' if engine else args.device)
+                try:
+                    if kind == 'torch':
+                        notes = []
+                        if resolve_precision(precision, spec['device'], notes.append) != precision:
+                            raise ConfigError(notes[0].removeprefix('note: '))
+                    else:
+                        spec['folder'] = osp.join(work, name, form)
+                        if engine == engines[0]:  # (one artefact for every engine)
+                            deploy_form(config, checkpoint, precision, spec['folder'],
+                                        args.calib_images)
+                    specs[key] = spec
+                except MMVanillaError as e:  # the row says why
+                    reports[key] = [dict(error=str(e))]
+            if key in specs and 'error' not in reports.get(key, [{}])[-1]:
+                reports.setdefault(key, []).append(run_form(specs[key], osp.dirname(
+                    specs[key]['config'])))
+            bar.update()
     print()
+    rows = []
+    for (name, config, checkpoint, trained), form, engine in jobs:
+        done = reports[(name, form, engine)]
+        row = dict(model=name, form=form, engine=engine, precision=FORMS[form][1])
+        failed = next((r for r in done if 'error' in r), None)
+        row.update(failed or row_figures(done, ann_file if trained else None, images))
+        if not trained:
+            row['ap_note'] = 'initialised weights: no AP'
+        rows.append(row)
     print(table(rows))
     out = dict(config=args.config, checkpoint=args.checkpoint, images=len(images),
-               ann_file=ann_file, batch=args.batch, device=args.device, model=size,
+               ann_file=ann_file, batch=args.batch, rounds=args.rounds, device=args.device,
+               model=sizes[models[0][0]], models={m[0]: dict(sizes[m[0]], config=m[1],
+                                                            checkpoint=m[2], trained=m[3])
+                                                  for m in models},
                rows=rows, runtime=runtime_description(),
                command=command_line('benchmark', argv))
     with atomic_output(args.out) as tmp, open(tmp, 'w') as f:

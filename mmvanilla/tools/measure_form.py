@@ -23,6 +23,7 @@ def torch_detector(spec: dict) -> Callable[[list], List[List[dict]]]:
     import torch
     from mmengine.dataset import Compose, pseudo_collate
 
+    from mmvanilla.apis.config_checks import dataset_classes
     from mmvanilla.apis.detector import build_detector
     from mmvanilla.deploy.precision import apply_precision
     from mmvanilla.models import switch_to_deploy
@@ -33,7 +34,7 @@ def torch_detector(spec: dict) -> Callable[[list], List[List[dict]]]:
     steps = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] != 'LoadAnnotations']
     steps[0] = dict(type='mmdet.LoadImageFromNDArray')
     pipeline = Compose(steps)
-    classes = cfg.test_dataloader.dataset.metainfo['classes']
+    classes = dataset_classes(cfg.test_dataloader.dataset)
 
     def detect(images: list) -> List[List[dict]]:
         batch = pseudo_collate([pipeline(dict(img=image, img_id=i))

@@ -89,3 +89,32 @@ def test_formats_misuse_is_one_line(trained_demo, tmp_path):
                      '--out', tmp_path / 'b.json', '--cfg-options', *options)
     one_line_error(proc, "--engines 'tvm': choose from openvino,onnxruntime")
     assert not (tmp_path / 'b.json').exists()
+
+
+def test_a_peer_runs_through_the_same_forms(trained_demo, tmp_path):
+    """--compare: mmpretrain's RepVGG-A0 in the demo's RetinaNet, untrained (no
+    AP, said so), timed through the same processes and measurements."""
+    checkpoint, options = trained_demo
+    peer = tmp_path / 'retinanet_repvgg_shapes.py'
+    peer.write_text(
+        f"_base_ = '{DEMO}'\n"
+        "custom_imports = dict(imports=['mmvanilla.plugin', 'mmpretrain.models'])\n"
+        "model = dict(backbone=dict(_delete_=True, type='mmpretrain.RepVGG', arch='A0',\n"
+        "                           out_indices=(1, 2, 3)),\n"
+        "             neck=dict(in_channels=[96, 192, 1280]))\n")
+    out = tmp_path / 'peers.json'
+    proc = call_tool('benchmark.py', DEMO, checkpoint, '--formats', 'pytorch,fp32', '--images',
+                     2, '--rounds', 2, '--compare', peer, '--out', out,
+                     '--work-dir', tmp_path / 'forms', '--cfg-options', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report['models']) == {DEMO.stem, peer.stem}
+    assert not report['models'][peer.stem]['trained']
+    rows = {(r['model'], r['form']): r for r in report['rows']}
+    assert set(rows) == {(m, f) for m in (DEMO.stem, peer.stem) for f in ('pytorch', 'fp32')}
+    for (model, form), row in rows.items():
+        assert 'error' not in row, row
+        assert row['rounds'] == 2 and row['latency_ms_p50'] > 0
+        assert ('ap' in row) == (model == DEMO.stem)
+    assert 'initialised weights: no AP' in rows[(peer.stem, 'fp32')]['ap_note']
+    assert report['models'][peer.stem]['params_m'] != report['models'][DEMO.stem]['params_m']

@@ -1,0 +1,9 @@
+# A peer for tools/benchmark.py --formats --compare: mmdet's RetinaNet 1x with
+# mmpretrain's RepVGG-A0 (reparameterizable, as VanillaNet) instead of ResNet-50.
+# Backbone widths 96/192/1280 at strides 8/16/32 (out_indices 1-3).
+_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmvanilla.plugin', 'mmpretrain.models'],
+                      allow_failed_imports=False)
+model = dict(
+    backbone=dict(_delete_=True, type='mmpretrain.RepVGG', arch='A0', out_indices=(1, 2, 3)),
+    neck=dict(in_channels=[96, 192, 1280], start_level=0))
