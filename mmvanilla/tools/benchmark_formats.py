@@ -14,6 +14,12 @@ the detections (p50, p90), throughput at --batch, the process's peak
 memory, and its cold start (from the process's launch to its first
 detections). Parameters and FLOPs are the fused model's, once. A form that
 cannot run says why in its row.
+
+``--compare PEER_CONFIG[=CKPT] ...`` runs other detectors through the same
+forms, processes and measurements, on the same images; ``--rounds N`` runs
+every form of every model once per round, in turn, so that a slow spell of a
+shared machine falls on all of them. A model without a checkpoint (the main
+one too) is timed with initialised weights, and its rows say it has no AP.
 """
 import json
 import os
@@ -225,8 +231,6 @@ def run(args, argv: Optional[List[str]]) -> None:
     from mmvanilla.runtime import runtime_description
     from mmvanilla.utils.paths import atomic_output
     forms, engines = parse_formats(args.formats), parse_engines(args.engines)
-    if not args.checkpoint:
-        raise ConfigError('--formats measures AP: give the trained CHECKPOINT')
     if args.images is not None and args.images < 1 or args.batch < 1 or args.rounds < 1:
         raise ConfigError('--images, --batch and --rounds must be >= 1')
     cfg = load_config(args.config, args.cfg_options)
@@ -236,6 +240,8 @@ def run(args, argv: Optional[List[str]]) -> None:
     models = models_to_run(args, cfg, work)
     jobs = [(m, f, e) for m in models for f in forms
             for e in (engines if FORMS[f][0] == 'artefact' else [None])]
+    if not models[0][3]:
+        print('note: no CHECKPOINT: initialised weights, timed without AP', flush=True)
     print(f'{len(jobs)} forms of {len(models)} model(s), {args.rounds} round(s), on '
           f'{len(images)} images of {ann_file}', flush=True)
     sizes, specs, reports = {}, {}, {}
