@@ -32,22 +32,57 @@ import os.path as osp
 import statistics
 import sys
 import tempfile
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 
 import mmvanilla.plugin  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmvanilla.apis.detector import build_detector
 from mmvanilla.utils.timing import time_calls
 from mmvanilla.deploy import DetectorNetwork, to_reduced_precision
 from mmvanilla.deploy.onnx_export import export_onnx
-from mmvanilla.deploy.openvino_network import OpenVINONetwork, import_openvino
 from mmvanilla.deploy.quantization import quantize_onnx
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
 from mmvanilla.utils.console import quiet_console
 from mmvanilla.utils.cpu import cpu_has_native_bf16
+from mmvanilla.utils.errors import ConfigError
+
+
+def import_openvino():
+    """``openvino``, or one message saying how to install it."""
+    try:
+        import openvino
+    except ImportError:
+        raise ConfigError('OpenVINO is not installed: pip install -e ".[deploy]" '
+                          '(tools/setup_env.sh installs it)') from None
+    return openvino
+
+
+class OpenVINONetwork(nn.Module):
+    """A model file OpenVINO reads (ONNX, or IR ``.xml``) as a module: image
+    batch in, the flat tuple of :class:`DetectorNetwork`'s head outputs out,
+    on CPU, with OpenVINO's default settings."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        if not osp.isfile(path):
+            raise ConfigError(f'network {path!r} not found')
+        ov = import_openvino()
+        self.path = path
+        self.compiled = ov.Core().compile_model(path, 'CPU')
+        self.request = self.compiled.create_infer_request()
+
+    def inference_precision(self) -> str:
+        """What OpenVINO runs the non-quantized operations in on this CPU."""
+        return self.compiled.get_property('INFERENCE_PRECISION_HINT').to_string()
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        results = self.request.infer([np.ascontiguousarray(x.detach().float().numpy())])
+        return tuple(torch.from_numpy(np.array(results[out]))
+                     for out in self.compiled.outputs)
 
 
 class _Backbone(torch.nn.Module):

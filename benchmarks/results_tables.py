@@ -1,12 +1,13 @@
-"""The tables of docs/benchmarks.md that come from ``tools/benchmark.py
---formats`` raw files, written from those files.
+"""The tables of docs/benchmarks.md, written from their raw files
+(``tools/benchmark.py --formats``, ``tools/get_flops.py --out``,
+``benchmarks/backbone_speed.py``).
 
     python benchmarks/results_tables.py           rewrite the tables in place
     python benchmarks/results_tables.py --check   exit 1 where a table differs from its file
 
 A table is the block between ``<!-- table: NAME.json -->`` and ``<!-- end table -->``;
-NAME.json is in docs/results/. The block states the CPU, the command and one row per
-form, as the file has them. The suite runs --check, so a table cannot drift from its
+NAME.json is in docs/results/. The block states the CPU, the command and the figures,
+as the file has them. The suite runs --check, so a table cannot drift from its
 raw file.
 """
 import json
@@ -52,6 +53,48 @@ def formats_table(result: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def flops_table(result: dict) -> str:
+    """Markdown of one ``tools/get_flops.py --out`` JSON."""
+    lines = [f'`{result["command"]}`', '',
+             f'| {result["config"]} at {"×".join(map(str, result["input"]))} | detector GMAC '
+             f'| params M | backbone GMAC | activations\' depthwise GMAC | detector GMAC '
+             f'without them |', '|---|---:|---:|---:|---:|---:|']
+    for form in ('fused', 'unfused'):
+        r = result[form]
+        lines.append(f'| {form} | {r["detector_gmac"]:.1f} | {r["detector_params_m"]:.2f} | '
+                     f'{r["backbone_gmac"]:.1f} | {r["activation_dw_gmac"]:.1f} | '
+                     f'{r["detector_gmac"] - r["activation_dw_gmac"]:.1f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def backbone_table(result: dict) -> str:
+    """Markdown of one ``benchmarks/backbone_speed.py`` JSON."""
+    runtime = result['runtime']
+    eff = result['fused_efficiency']
+    lines = [f'{runtime["cpu"]}, {runtime["threads"]} threads, torch {runtime["torch"]}; '
+             f'{result["arch"]} at {"×".join(map(str, result["input"]))}, fp32, '
+             f'{len(result["runs"]["fused_s"])} paired rounds.', '',
+             f'`{result["command"]}`', '',
+             '| peak (best reference, median) | fused | unfused | plain PyTorch (fused '
+             'weights) | fused efficiency | fused vs unfused | fused vs plain |',
+             '|---:|---:|---:|---:|---:|---:|---:|',
+             f'| {result["peak_gflops"]:.0f} GFLOP/s ({result["peak_reference"]}) | '
+             f'{result["fused_s"]:.3f} s | {result["unfused_s"]:.3f} s | {result["plain_s"]:.3f} s | '
+             + (f'{eff:.2f}' if eff is not None else f'none: {result["efficiency_note"]}')
+             + f' | {result["fused_speedup_vs_unfused"]:.2f}× | '
+             f'{result["fused_speedup_vs_plain"]:.2f}× |']
+    return '\n'.join(lines) + '\n'
+
+
+def table_of(result: dict) -> str:
+    """The table of a raw file, by what kind of file it is."""
+    if 'rows' in result:
+        return formats_table(result)
+    if 'fused_efficiency' in result:
+        return backbone_table(result)
+    return flops_table(result)
+
+
 def rendered(text: str) -> str:
     """``text`` with every table block written from its raw file."""
     def block(match):
@@ -60,7 +103,7 @@ def rendered(text: str) -> str:
             raise SystemExit(f'error: {DOC} names {match.group(2)}, which is not in '
                              f'docs/results/: run the command that makes it, or drop the table')
         with open(path) as f:
-            return match.group(1) + formats_table(json.load(f)) + match.group(4)
+            return match.group(1) + table_of(json.load(f)) + match.group(4)
     return BLOCK.sub(block, text)
 
 

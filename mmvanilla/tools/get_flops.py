@@ -22,7 +22,7 @@ from typing import List, Optional
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mmvanilla.apis.config import model_tool_parser, positive_int
+from mmvanilla.apis.config import command_line, model_tool_parser, positive_int
 from mmvanilla.apis.detector import build_detector, fused_copy, raw_outputs
 from mmvanilla.utils.paths import atomic_output, check_outputs, writable_file
 
@@ -88,7 +88,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         fused = count(fused_copy(model), args.shape)
     result = dict(config=args.config, input=[1, 3, *args.shape],
                   convention='MACs (multiply-accumulates) of convs and matmuls',
-                  fused=fused, unfused=unfused)
+                  fused=fused, unfused=unfused, command=command_line('get_flops', argv))
     print(f'{args.config} at 1x3x{args.shape[0]}x{args.shape[1]} (GMAC = 1e9 multiply-accumulates)')
     print(f'{"":>8} {"detector GMAC":>13} {"params M":>9} {"backbone GMAC":>14} '
           f'{"params M":>9} {"activation dw GMAC":>19} {"detector w/o act dw":>20}')
