@@ -14,9 +14,12 @@ dir=${1:-$repo/.gpu_bundle}
 python=${VENV:-$repo/.venv}/bin/python
 [[ -x $python ]] || { echo "error: no venv at ${VENV:-$repo/.venv}: run bash tools/setup_env.sh first (the bundle takes its versions)" >&2; exit 2; }
 # pure-Python or cp312 wheels the target lacks (its image has numpy, opencv, matplotlib,
-# scipy, rich, pyyaml, tqdm, six, click, markdown, pillow, packaging)
+# scipy, rich, pyyaml, six, click, pillow, packaging); tqdm, markdown and zipp too, as a
+# review found them imported (mmdet.models, modelindex, importlib_metadata): small, and
+# the bundle does not rely on the image's versions
 names=(mmengine mmdet mmpretrain pycocotools addict yapf platformdirs termcolor
-       terminaltables shapely mat4py modelindex ordered-set)
+       terminaltables shapely mat4py modelindex ordered-set importlib-metadata zipp
+       lazy-importer tqdm markdown)
 pins=$("$python" - "${names[@]}" <<'PY'
 import sys
 from importlib.metadata import version

@@ -30,6 +30,7 @@ import json
 import os
 import os.path as osp
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -47,8 +48,12 @@ DETECTORS = {
 }
 #: benchmark.py's options per number format (fp32 is fp32: TF32 off)
 MATH = {'fp32': [], 'tf32': ['--tf32'], 'bf16': ['--precision', 'bf16']}
-#: what matters most first, should the budget run out
-ORDER = [(d, m) for m in ('fp32', 'bf16', 'tf32') for d in DETECTORS]
+#: what matters most first, should the budget run out: fp32 and bf16 detectors,
+#: then the training steps, then the TF32 detectors
+ORDER = [(d, m) for m in ('fp32', 'bf16') for d in DETECTORS]
+LATER = [(d, 'tf32') for d in DETECTORS]
+#: every model at the VN configs' test scale (mmdet's ResNet-50 config resizes to 1333x800)
+SCALE_1280 = 'test_dataloader.dataset.pipeline.1.scale=(1280,800)'
 TRAIN_CASES = ('vn13_retinanet', 'vn13_mask_rcnn')
 #: the dry run's tiny VanillaNet and heads (stem stride 4, three stages)
 TINY_DIMS = [16, 32, 64, 128]
@@ -78,10 +83,17 @@ def dry_options(name: str) -> List[str]:
 
 
 def elapsed(since: float) -> float:
-    return round(time.monotonic() - since, 1)
+    """Seconds since ``since`` (time.time()), to 0.1 s."""
+    return round(time.time() - since, 1)
+
+
+def last_line(text: str, default: str = 'no output') -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else default
 
 
 def gpu_facts(device: str) -> dict:
+    """Python, torch, its CUDA, the GPU and the cores: what the figures ran on."""
     facts = dict(python=platform.python_version(), torch=torch.__version__,
                  torch_cuda=torch.version.cuda, device=device, cpu_cores=os.cpu_count())
     if device.startswith('cuda'):
@@ -98,7 +110,7 @@ def build_plan(archs: str) -> Dict[str, str]:
     proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'setup_plan.py'), 'plan'],
                           capture_output=True, text=True, env=env)
     if proc.returncode:
-        return dict(BUILD_PROBLEM=proc.stderr.strip().splitlines()[-1])
+        return dict(BUILD_PROBLEM=last_line(proc.stderr))
     return dict(line.split('=', 1) for line in proc.stdout.splitlines() if '=' in line)
 
 
@@ -113,8 +125,10 @@ def start_build(src: str, build_site: str, plan: Dict[str, str], log: str,
     env = dict(os.environ, MMCV_WITH_OPS='1', FORCE_CUDA='1', MAX_JOBS=str(jobs),
                TORCH_CUDA_ARCH_LIST=plan['ARCHS'],
                PYTHONPATH=os.pathsep.join([build_site, os.environ.get('PYTHONPATH', '')]))
+    # a session of its own: stopping it at the budget stops ninja and nvcc too
     return subprocess.Popen([sys.executable, 'setup.py', 'build_ext', '--inplace'], cwd=src,
-                            env=env, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+                            env=env, stdout=open(log, 'w'), stderr=subprocess.STDOUT,
+                            start_new_session=True)
 
 
 def ops_check() -> dict:
@@ -174,8 +188,7 @@ def time_detector(name: str, math: str, device: str, out_dir: str, warmup: int, 
     forms = '--compare' if name.startswith('vn') else '--no-fuse'  # (a ResNet has no fused form)
     argv = [resolve(DETECTORS[name]), forms, '--device', device, '--warmup', str(warmup),
             '--iters', str(iters), '--out', out, *MATH[math]]
-    if dry:
-        argv += ['--cfg-options', *dry_options(name)]
+    argv += ['--cfg-options', *(dry_options(name) if dry else [SCALE_1280])]
     benchmark(argv)
     report = json.load(open(out))
     keep = ('fps_median', 'latency_ms_p50', 'latency_ms_p90', 'backbone_ms_median',
@@ -189,7 +202,7 @@ def time_detector(name: str, math: str, device: str, out_dir: str, warmup: int, 
 
 # --- 4. train -------------------------------------------------------------------------
 
-def train_steps(case: str, out_dir: str, steps: int, dry: bool) -> List[dict]:
+def train_steps(case: str, out_dir: str, steps: int, dry: bool, timeout: float) -> List[dict]:
     """benchmarks/train_step_cost.py for one case (with and without with_cp)."""
     out = osp.join(out_dir, f'train_{case}.json')
     cmd = [sys.executable, osp.join(REPO, 'benchmarks', 'train_step_cost.py'), '--cases', case,
@@ -197,9 +210,9 @@ def train_steps(case: str, out_dir: str, steps: int, dry: bool) -> List[dict]:
     if dry:
         cmd += ['--batch', '1', '--size', str(DRY_SCALE[1]), str(DRY_SCALE[0]),
                 '--cfg-options', *dry_options(case)[1:]]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout)
     if proc.returncode or not osp.isfile(out):
-        raise RuntimeError((proc.stdout + proc.stderr).strip().splitlines()[-1:] or 'failed')
+        raise RuntimeError(last_line(proc.stdout + proc.stderr, 'failed'))
     results = json.load(open(out))['results']
     if len(results) != 2:  # train_step_cost prints a failed case and goes on
         raise RuntimeError(proc.stdout.strip()[-300:])
@@ -207,8 +220,8 @@ def train_steps(case: str, out_dir: str, steps: int, dry: bool) -> List[dict]:
 
 
 def one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f'{type(e).__name__}: {text[-1] if text else ""}'
+    """An exception as a row's reason."""
+    return f'{type(e).__name__}: {last_line(str(e), "")}'
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -222,18 +235,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='a folder with the setuptools mmcv\'s setup.py needs')
     parser.add_argument('--budget', type=float, default=540,
                         help='seconds for the whole run; rows past it say so')
+    parser.add_argument('--started-at', type=float,
+                        help='when the run began (time.time(); default: now)')
     args = parser.parse_args(argv)
     warnings.filterwarnings('ignore', 'pkg_resources is deprecated')  # mmengine's import
-    start = time.monotonic()
+    start = args.started_at or time.time()
     deadline = start + args.budget
     device = 'cpu' if args.dry_run else 'cuda'
-    if device == 'cuda' and not torch.cuda.is_available():
-        print('error: no GPU visible to torch: run on a GPU machine, or --dry-run here',
-              file=sys.stderr)
-        return 2
     if not args.dry_run and not args.mmcv_src:
         print('error: --mmcv-src is needed without --dry-run (benchmarks/gpu_evidence.sh '
               'passes it)', file=sys.stderr)
+        return 2
+    if device == 'cuda' and not torch.cuda.is_available():
+        print('error: no GPU visible to torch: run on a GPU machine, or --dry-run here',
+              file=sys.stderr)
         return 2
     work = osp.join(osp.dirname(osp.abspath(args.out)), 'gpu_evidence_parts')
     os.makedirs(work, exist_ok=True)
@@ -267,7 +282,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     save()
 
     # 2. backbone, meanwhile
-    t = time.monotonic()
+    t = time.time()
     shape = (DRY_SCALE[1], DRY_SCALE[0]) if args.dry_run else (800, 1280)
     try:
         report['backbone'] = dict(config=DETECTORS['vn13_retinanet'], shape=list(shape),
@@ -282,11 +297,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     save()
 
     if proc is not None:  # leave a third of the budget for the detectors and training
-        limit = max(0.0, deadline - time.monotonic() - args.budget / 3)
+        limit = max(0.0, deadline - time.time() - args.budget / 3)
         try:
             proc.wait(timeout=limit)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # setup.py, ninja and every nvcc
+            proc.wait()
+            build['stopped'] = f'not done {limit:.0f} s into the budget'
         build['seconds'] = elapsed(start)
         build['returncode'] = proc.returncode
         build['log_tail'] = open(build['log']).read()[-2000:]
@@ -298,35 +315,41 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmvanilla.utils.console import quiet_console
     quiet_console()  # (mmengine's initialisation dumps, as the tools keep them out)
     rows = report['detectors'] = []
-    for name, math in ORDER:
-        if math == 'tf32' and args.dry_run:
-            continue  # TF32 is a CUDA setting
-        if not build['ops_check']['ok']:
-            rows.append(dict(detector=name, math=math, error='mmcv\'s ops do not run here: '
-                             + build['ops_check']['said'].splitlines()[-1]))
-        elif time.monotonic() > deadline - 60:
-            rows.append(dict(detector=name, math=math, error='not run: the budget was spent'))
-        else:
-            t = time.monotonic()
-            try:
-                rows.append(time_detector(name, math, device, work, warmup=0 if args.dry_run
-                                          else 5, iters=1 if args.dry_run else 20,
-                                          dry=args.dry_run))
-            except (Exception, SystemExit) as e:  # noqa: BLE001 - the row says why
-                rows.append(dict(detector=name, math=math, error=one_line(e)))
-            rows[-1]['seconds'] = elapsed(t)
-        save()
     train = report['train'] = []
+
+    def detectors(order):
+        for name, math in order:
+            if math == 'tf32' and args.dry_run:
+                continue  # TF32 is a CUDA setting
+            if not build['ops_check']['ok']:
+                rows.append(dict(detector=name, math=math, error='mmcv\'s ops do not run '
+                                 'here: ' + last_line(build['ops_check']['said'])))
+            elif time.time() > deadline - 60:
+                rows.append(dict(detector=name, math=math, error='not run: the budget was spent'))
+            else:
+                t = time.time()
+                try:
+                    rows.append(time_detector(name, math, device, work, warmup=0 if args.dry_run
+                                              else 5, iters=1 if args.dry_run else 20,
+                                              dry=args.dry_run))
+                except (Exception, SystemExit) as e:  # noqa: BLE001 - the row says why
+                    rows.append(dict(detector=name, math=math, error=one_line(e)))
+                rows[-1]['seconds'] = elapsed(t)
+            save()
+
+    detectors(ORDER)
     for case in TRAIN_CASES[:1] if args.dry_run else TRAIN_CASES:
-        if time.monotonic() > deadline - 30:
+        left = deadline - time.time()
+        if left < 30:
             train.append(dict(case=case, error='not run: the budget was spent'))
             continue
         try:
             train.extend(train_steps(case, work, steps=1 if args.dry_run else 3,
-                                     dry=args.dry_run))
-        except Exception as e:  # noqa: BLE001
+                                     dry=args.dry_run, timeout=left))
+        except Exception as e:  # noqa: BLE001 - the row says why
             train.append(dict(case=case, error=one_line(e)))
         save()
+    detectors(LATER)
     save()
     failed = [r for r in rows + train if 'error' in r]
     print(f'wrote {args.out} in {report["total_s"]:.0f} s ({len(failed)} rows with errors)')

@@ -18,6 +18,7 @@ for a in "$@"; do
     exec "${PYTHON:-$repo/.venv/bin/python}" benchmarks/gpu_evidence.py "$@"
   fi
 done
+started=$(date +%s)   # the budget counts from here: the installs are part of it
 bundle=${BUNDLE:-$repo/.gpu_bundle}
 work=${WORK:-/tmp/mmvanilla_gpu}
 python=${PYTHON:-python3}
@@ -32,4 +33,4 @@ tar -xzf "$bundle"/mmcv-2.1.0.tar.gz -C "$work"
 export PYTHONPATH=$work/site:$repo:$work/mmcv-2.1.0${PYTHONPATH:+:$PYTHONPATH}
 export PATH=$(dirname "$("$python" -c 'import sys; print(sys.executable)')"):$PATH  # its ninja
 exec "$python" benchmarks/gpu_evidence.py --mmcv-src "$work/mmcv-2.1.0" \
-  --build-site "$work/build_site" "$@"
+  --build-site "$work/build_site" --started-at "$started" "$@"

@@ -1,3 +1,7 @@
-from .hooks import *  # noqa: F401,F403
-from .optimizers import *  # noqa: F401,F403
-from .runner import *  # noqa: F401,F403
+from mmvanilla import patches
+
+patches.apply()  # before the hooks import mmdet.models (see patches, 4.)
+
+from .hooks import *  # noqa: E402,F401,F403
+from .optimizers import *  # noqa: E402,F401,F403
+from .runner import *  # noqa: E402,F401,F403

@@ -21,6 +21,7 @@ every form of every model once per round, in turn, so that a slow spell of a
 shared machine falls on all of them. A model without a checkpoint (the main
 one too) is timed with initialised weights, and its rows say it has no AP.
 """
+import argparse
 import json
 import os
 import os.path as osp
@@ -45,6 +46,7 @@ ENGINES = ('openvino', 'onnxruntime')
 
 
 def parse_formats(text: str) -> List[str]:
+    """--formats as a list of form names; one line naming the choices otherwise."""
     forms = [f.strip() for f in text.split(',') if f.strip()]
     unknown = [f for f in forms if f not in FORMS]
     if unknown or not forms:
@@ -54,6 +56,7 @@ def parse_formats(text: str) -> List[str]:
 
 
 def parse_engines(text: str) -> List[str]:
+    """--engines as a list; one line naming the choices otherwise."""
     engines = [e.strip() for e in text.split(',') if e.strip()]
     if not engines or any(e not in ENGINES for e in engines):
         raise ConfigError(f'--engines {text!r}: choose from {",".join(ENGINES)} '
@@ -147,6 +150,7 @@ def row_figures(reports: List[dict], ann_file: Optional[str], images: List[str])
 
 
 def table(rows: List[dict]) -> str:
+    """The console table: one line per model, form and engine."""
     width = max(len(r['model']) for r in rows) + 2
     head = (f'{"model":<{width}}{"form":<14}{"engine":<12}{"bbox AP":>8}{"segm AP":>8}'
             f'{"p50 ms":>9}{"p90 ms":>9}{"img/s":>8}{"peak MB":>9}{"cold s":>8}')
@@ -191,10 +195,19 @@ def plot(rows: List[dict], title: str, path: str) -> None:
 
 
 def label(row: dict) -> str:
+    """A row's name on the plot."""
     return ' '.join([row['model'], row['form']] + ([row['engine']] if row.get('engine') else []))
 
 
-def models_to_run(args, cfg: Config, work: str) -> List[Tuple[str, str, str, bool]]:
+def resolve_config(path: str) -> str:
+    """A config path, with ``mmdet::...`` read from the installed mmdet's configs."""
+    if path.startswith('mmdet::'):
+        import mmdet
+        return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', path[len('mmdet::'):])
+    return path
+
+
+def models_to_run(args: argparse.Namespace, cfg: Config, work: str) -> List[Tuple[str, str, str, bool]]:
     """(label, config written for the forms, checkpoint, trained) of the model
     and of each --compare peer; a peer without a checkpoint is timed with its
     initialised weights (written to a file: the deploy path takes one), no AP."""
@@ -211,7 +224,7 @@ def models_to_run(args, cfg: Config, work: str) -> List[Tuple[str, str, str, boo
         folder = osp.join(work, name)
         os.makedirs(folder, exist_ok=True)
         config = osp.join(folder, 'config.py')
-        (cfg if i == 0 else load_config(path)).dump(config)
+        (cfg if i == 0 else load_config(resolve_config(path))).dump(config)
         trained = checkpoint is not None
         if not trained:
             model, _, _ = build_detector(config)
@@ -222,7 +235,7 @@ def models_to_run(args, cfg: Config, work: str) -> List[Tuple[str, str, str, boo
     return models
 
 
-def run(args, argv: Optional[List[str]]) -> None:
+def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
     """The --formats mode of tools/benchmark.py (its arguments)."""
     from mmengine.utils import ProgressBar
 
@@ -231,6 +244,9 @@ def run(args, argv: Optional[List[str]]) -> None:
     from mmvanilla.runtime import runtime_description
     from mmvanilla.utils.paths import atomic_output
     forms, engines = parse_formats(args.formats), parse_engines(args.engines)
+    if args.precision != 'fp32' or args.tf32 or args.no_fuse:
+        raise ConfigError('--formats names each form itself (pytorch-bf16, int8, ...): drop '
+                          '--precision, --tf32 and --no-fuse')
     if args.images is not None and args.images < 1 or args.batch < 1 or args.rounds < 1:
         raise ConfigError('--images, --batch and --rounds must be >= 1')
     cfg = load_config(args.config, args.cfg_options)
@@ -271,6 +287,10 @@ def run(args, argv: Optional[List[str]]) -> None:
                     specs[key] = spec
                 except MMVanillaError as e:  # the row says why
                     reports[key] = [dict(error=str(e))]
+                except Exception as e:  # noqa: BLE001 - e.g. an exporter's refusal: the row says why
+                    lines = str(e).strip().splitlines()
+                    reports[key] = [dict(error=f'{type(e).__name__}: '
+                                               f'{lines[-1] if lines else ""}')]
             if key in specs and 'error' not in reports.get(key, [{}])[-1]:
                 reports.setdefault(key, []).append(run_form(specs[key], osp.dirname(
                     specs[key]['config'])))

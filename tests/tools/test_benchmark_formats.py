@@ -62,7 +62,8 @@ def test_the_demo_learns_and_every_form_keeps_its_ap(trained_demo, tmp_path):
     for form in ('pytorch', 'fp32'):
         assert abs(rows[form]['ap']['bbox'] - tested) <= 0.0035, (form, rows[form]['ap'], tested)
     fp32 = rows['fp32']['ap']['bbox']
-    assert rows['int8']['ap']['bbox'] >= fp32 - 0.04, (rows['int8']['ap'], fp32)
+    # (OpenVINO's INT8 kernels differ by instruction set: a bound, not a figure)
+    assert rows['int8']['ap']['bbox'] >= fp32 - 0.06, (rows['int8']['ap'], fp32)
     if 'error' in rows['bf16']:  # a CPU without native bf16: the row says so
         assert 'bf16' in rows['bf16']['error']
     else:
