@@ -45,5 +45,8 @@ def test_without_a_bundle_or_a_gpu_it_stops_in_one_line(tmp_path):
     assert proc.returncode == 2 and proc.stderr.count('\n') == 1
     assert 'run bash benchmarks/gpu_bundle.sh' in proc.stderr
     proc = run_program(REPO / 'benchmarks' / 'gpu_evidence.py', '--out', tmp_path / 'e.json')
+    assert proc.returncode == 2 and '--mmcv-src is needed without --dry-run' in proc.stderr
+    proc = run_program(REPO / 'benchmarks' / 'gpu_evidence.py', '--out', tmp_path / 'e.json',
+                       '--mmcv-src', tmp_path)
     assert proc.returncode == 2 and 'no GPU visible to torch' in proc.stderr
     assert proc.stderr.strip().count('\n') == 0 and not (tmp_path / 'e.json').exists()
