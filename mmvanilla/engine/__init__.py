@@ -1,4 +1,4 @@
-from mmvanilla import patches
+import mmvanilla.patches as patches
 
 patches.apply()  # before the hooks import mmdet.models (see patches, 4.)
 
