@@ -18,7 +18,7 @@ python=${VENV:-$repo/.venv}/bin/python
 # review found them imported (mmdet.models, modelindex, importlib_metadata): small, and
 # the bundle does not rely on the image's versions
 names=(mmengine mmdet mmpretrain pycocotools addict yapf platformdirs termcolor
-       terminaltables shapely mat4py modelindex ordered-set importlib-metadata zipp
+       terminaltables shapely mat4py model-index ordered-set importlib-metadata zipp
        lazy-importer tqdm markdown)
 pins=$("$python" - "${names[@]}" <<'PY'
 import sys
