@@ -40,6 +40,8 @@ from typing import Dict, List, Optional
 
 import torch
 
+from mmvanilla.utils.errors import describe  # (a row's reason: one line)
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DETECTORS = {
     'vn13_retinanet': 'configs/retinanet_vanillanet13.py',
@@ -61,11 +63,9 @@ DRY_SCALE = (96, 64)
 
 
 def resolve(path: str) -> str:
-    """A config path of this repository, or ``mmdet::...`` in the installed mmdet."""
-    if path.startswith('mmdet::'):
-        import mmdet
-        return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', path[len('mmdet::'):])
-    return osp.join(REPO, path)
+    """A config path of this repository, wherever the script runs from
+    (``mmdet::...`` paths as they are: the tools' load_config reads them)."""
+    return path if path.startswith('mmdet::') else osp.join(REPO, path)
 
 
 def dry_options(name: str) -> List[str]:
@@ -219,11 +219,6 @@ def train_steps(case: str, out_dir: str, steps: int, dry: bool, timeout: float) 
     return results
 
 
-def one_line(e: BaseException) -> str:
-    """An exception as a row's reason."""
-    return f'{type(e).__name__}: {last_line(str(e), "")}'
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -292,7 +287,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                      warmup=1 if args.dry_run else 5,
                                                      dry=args.dry_run))
     except Exception as e:  # noqa: BLE001 - a row says why, the run goes on
-        report['backbone'] = dict(error=one_line(e))
+        report['backbone'] = dict(error=describe(e))
     report['phases']['backbone_s'] = elapsed(t)
     save()
 
@@ -333,7 +328,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                               else 5, iters=1 if args.dry_run else 20,
                                               dry=args.dry_run))
                 except (Exception, SystemExit) as e:  # noqa: BLE001 - the row says why
-                    rows.append(dict(detector=name, math=math, error=one_line(e)))
+                    rows.append(dict(detector=name, math=math, error=describe(e)))
                 rows[-1]['seconds'] = elapsed(t)
             save()
 
@@ -347,7 +342,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             train.extend(train_steps(case, work, steps=1 if args.dry_run else 3,
                                      dry=args.dry_run, timeout=left))
         except Exception as e:  # noqa: BLE001 - the row says why
-            train.append(dict(case=case, error=one_line(e)))
+            train.append(dict(case=case, error=describe(e)))
         save()
     detectors(LATER)
     save()

@@ -34,14 +34,6 @@ CASES: Dict[str, str] = {
 WITH_CP_CASES = ('vn11_retinanet', 'vn13_retinanet', 'vn11_mask_rcnn', 'vn13_mask_rcnn')
 
 
-def resolve(path: str) -> str:
-    """A config path of this repository, or ``mmdet::...`` in the installed mmdet."""
-    if path.startswith('mmdet::'):
-        import mmdet
-        return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', path[len('mmdet::'):])
-    return osp.join(REPO, path)
-
-
 def synthetic_batch(batch: int, height: int, width: int, masks: bool, seed: int = 0) -> dict:
     """``batch`` random images with 8 random boxes each (masks: the boxes filled)."""
     import torch
@@ -80,7 +72,7 @@ def child(args: argparse.Namespace) -> None:
     from mmvanilla.utils.console import quiet_console
     quiet_console()
     path = CASES[args.child]
-    cfg = load_config(resolve(path), args.cfg_options)
+    cfg = load_config(path, args.cfg_options)  # (run from the repository: run_case)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     cfg.model.backbone.init_cfg = None  # no downloads, no ImageNet files: the cost only
     if args.with_cp:

@@ -101,10 +101,22 @@ def add_custom_hook(cfg: Config, hook_type: str, **kwargs) -> None:
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type=hook_type, **kwargs)]
 
 
+def config_file(path: str) -> str:
+    """``path``; for ``mmdet::X``, the file X among the installed mmdet's configs
+    (the rule mmengine applies to ``_base_ = 'mmdet::X'``)."""
+    if not path.startswith('mmdet::'):
+        return path
+    import mmdet
+    return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', path[len('mmdet::'):])
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """``Config.fromfile`` plus ``--cfg-options``, with errors in one line."""
+    """``Config.fromfile`` (of :func:`config_file`) plus ``--cfg-options``, with
+    errors in one line."""
+    given, path = path, config_file(path)
     if not osp.isfile(path):
-        raise ConfigError(f'config file {path!r} not found')
+        raise ConfigError(f'config file {given!r} not found'
+                          + (f' (looked for {path!r})' if path != given else ''))
     if not path.endswith(CONFIG_EXTENSIONS):
         raise ConfigError(f'config file {path!r} is not a config: give a .py file (mmengine '
                           f'also reads {", ".join(CONFIG_EXTENSIONS[1:])})')

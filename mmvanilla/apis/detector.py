@@ -44,6 +44,15 @@ def build_detector(config: str, checkpoint: Optional[str] = None,
     return model.eval(), cfg, meta
 
 
+def array_test_pipeline(cfg: Config):
+    """The config's test pipeline for images already decoded (``dict(img=array,
+    img_id=...)``): its loading step takes the array; no annotations are loaded."""
+    from mmengine.dataset import Compose
+    steps = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] != 'LoadAnnotations']
+    steps[0] = dict(type='mmdet.LoadImageFromNDArray')
+    return Compose(steps)
+
+
 def fused_copy(model: nn.Module) -> nn.Module:
     """A deep copy of ``model`` reparameterized to its fused form (``model``
     itself is left as it is)."""

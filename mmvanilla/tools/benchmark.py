@@ -27,13 +27,13 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
+from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
 from mmvanilla.apis.config import command_line, model_tool_parser
 from mmvanilla.apis.config_checks import check_datasets
-from mmvanilla.apis.detector import build_detector
+from mmvanilla.apis.detector import array_test_pipeline, build_detector
 from mmvanilla.utils.timing import cuda_device, cuda_fp32_math, timed
 from mmvanilla.deploy import add_precision_arg, resolve_precision
 from mmvanilla.deploy.precision import apply_precision, int8_artefact_path
@@ -98,9 +98,7 @@ def load_images(cfg: Config, count: int) -> Tuple[List[dict], str]:
         with stdout_to_log(MMLogger.get_current_instance()):  # pycocotools' messages
             dataset = DATASETS.build(dataset_cfg)
         return [dataset[i % len(dataset)] for i in range(count)], f'test set {ann}'
-    pipeline = [t for t in dataset_cfg.pipeline if t['type'] != 'LoadAnnotations']
-    pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
-    pipeline = Compose(pipeline)
+    pipeline = array_test_pipeline(cfg)
     scale = next((t['scale'] for t in dataset_cfg.pipeline if t['type'] == 'Resize'),
                  (1280, 800))
     rng = np.random.default_rng(0)

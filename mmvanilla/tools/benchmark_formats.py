@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from mmengine.config import Config
 
-from mmvanilla.utils.errors import ConfigError, MMVanillaError
+from mmvanilla.utils.errors import ConfigError, MMVanillaError, describe
 
 #: form -> (kind, precision)
 FORMS: Dict[str, tuple] = {
@@ -78,12 +78,14 @@ def test_images(cfg: Config, limit: Optional[int]) -> tuple:
     return [osp.join(folder, n) for n in names], ann_file
 
 
-def model_size(config: str, checkpoint: str, shape) -> dict:
-    """Parameters and multiply-accumulates of the fused model (get_flops.py's count)."""
-    from mmvanilla.apis.detector import build_detector
+def model_size(model, cfg: Config) -> dict:
+    """Parameters and multiply-accumulates of ``model`` fused (in place), at the
+    config's test scale (get_flops.py's count)."""
     from mmvanilla.models import switch_to_deploy
     from mmvanilla.tools.get_flops import count, without_onednn_plan
-    model, _, _ = build_detector(config, checkpoint)
+    scale = next((t['scale'] for t in cfg.test_dataloader.dataset.pipeline
+                  if t['type'] == 'Resize'), (1333, 800))
+    shape = (min(scale), max(scale))
     switch_to_deploy(model)
     with without_onednn_plan():
         counted = count(model, shape)
@@ -199,23 +201,17 @@ def label(row: dict) -> str:
     return ' '.join([row['model'], row['form']] + ([row['engine']] if row.get('engine') else []))
 
 
-def resolve_config(path: str) -> str:
-    """A config path, with ``mmdet::...`` read from the installed mmdet's configs."""
-    if path.startswith('mmdet::'):
-        import mmdet
-        return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', path[len('mmdet::'):])
-    return path
-
-
-def models_to_run(args: argparse.Namespace, cfg: Config, work: str) -> List[Tuple[str, str, str, bool]]:
+def models_to_run(args: argparse.Namespace, cfg: Config, work: str
+                  ) -> Tuple[List[Tuple[str, str, str, bool]], Dict[str, dict]]:
     """(label, config written for the forms, checkpoint, trained) of the model
-    and of each --compare peer; a peer without a checkpoint is timed with its
-    initialised weights (written to a file: the deploy path takes one), no AP."""
+    and of each --compare peer, and each one's :func:`model_size`; a model
+    without a checkpoint is timed with its initialised weights (written to a
+    file: the deploy path takes one), no AP."""
     import torch
 
     from mmvanilla.apis.config import load_config
     from mmvanilla.apis.detector import build_detector
-    models, labels = [], set()
+    models, sizes, labels = [], {}, set()
     peers = [(p.split('=', 1) + [None])[:2] for p in (args.compare or [])]
     for i, (path, checkpoint) in enumerate([(args.config, args.checkpoint)] + peers):
         name = osp.splitext(osp.basename(path))[0]
@@ -224,15 +220,16 @@ def models_to_run(args: argparse.Namespace, cfg: Config, work: str) -> List[Tupl
         folder = osp.join(work, name)
         os.makedirs(folder, exist_ok=True)
         config = osp.join(folder, 'config.py')
-        (cfg if i == 0 else load_config(resolve_config(path))).dump(config)
+        (cfg if i == 0 else load_config(path)).dump(config)
         trained = checkpoint is not None
+        model, model_cfg, _ = build_detector(config, checkpoint)
         if not trained:
-            model, _, _ = build_detector(config)
             checkpoint = osp.join(folder, 'initialised.pth')
             torch.save(dict(state_dict=model.state_dict(), meta=dict(initialised=True)),
                         checkpoint)
         models.append((name, config, checkpoint, trained))
-    return models
+        sizes[name] = model_size(model, model_cfg)
+    return models, sizes
 
 
 def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
@@ -253,18 +250,14 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
     images, ann_file = test_images(cfg, args.images)
     work = args.work_dir or osp.join('work_dirs', 'benchmark',
                                      osp.splitext(osp.basename(args.config))[0])
-    models = models_to_run(args, cfg, work)
+    models, sizes = models_to_run(args, cfg, work)
     jobs = [(m, f, e) for m in models for f in forms
             for e in (engines if FORMS[f][0] == 'artefact' else [None])]
     if not models[0][3]:
         print('note: no CHECKPOINT: initialised weights, timed without AP', flush=True)
     print(f'{len(jobs)} forms of {len(models)} model(s), {args.rounds} round(s), on '
           f'{len(images)} images of {ann_file}', flush=True)
-    sizes, specs, reports = {}, {}, {}
-    for name, config, checkpoint, _ in models:
-        shape = next((t['scale'] for t in Config.fromfile(config).test_dataloader.dataset.pipeline
-                      if t['type'] == 'Resize'), (1333, 800))
-        sizes[name] = model_size(config, checkpoint, (min(shape), max(shape)))
+    specs, reports = {}, {}
     bar = ProgressBar(len(jobs) * args.rounds)
     for round_ in range(args.rounds):  # every form once per round, in turn
         for (name, config, checkpoint, _), form, engine in jobs:
@@ -288,9 +281,7 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
                 except MMVanillaError as e:  # the row says why
                     reports[key] = [dict(error=str(e))]
                 except Exception as e:  # noqa: BLE001 - e.g. an exporter's refusal: the row says why
-                    lines = str(e).strip().splitlines()
-                    reports[key] = [dict(error=f'{type(e).__name__}: '
-                                               f'{lines[-1] if lines else ""}')]
+                    reports[key] = [dict(error=describe(e))]
             if key in specs and 'error' not in reports.get(key, [{}])[-1]:
                 reports.setdefault(key, []).append(run_form(specs[key], osp.dirname(
                     specs[key]['config'])))

@@ -21,20 +21,17 @@ def torch_detector(spec: dict) -> Callable[[list], List[List[dict]]]:
     BGR images in, the runtime's detection dicts out."""
     import numpy as np
     import torch
-    from mmengine.dataset import Compose, pseudo_collate
+    from mmengine.dataset import pseudo_collate
 
     from mmvanilla.apis.config_checks import dataset_classes
-    from mmvanilla.apis.detector import build_detector
+    from mmvanilla.apis.detector import array_test_pipeline, build_detector
     from mmvanilla.deploy.precision import apply_precision
     from mmvanilla.models import switch_to_deploy
     model, cfg, _ = build_detector(spec['config'], spec['checkpoint'])
     switch_to_deploy(model)
     model, _ = apply_precision(model, spec['precision'])
     model = model.to(spec['device'])
-
-    steps = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] != 'LoadAnnotations']
-    steps[0] = dict(type='mmdet.LoadImageFromNDArray')
-    pipeline = Compose(steps)
+    pipeline = array_test_pipeline(cfg)
     classes = dataset_classes(cfg.test_dataloader.dataset)
 
     def detect(images: list) -> List[List[dict]]:
@@ -142,8 +139,8 @@ def main(argv: List[str]) -> int:
     try:
         report = measure(spec)
     except Exception as e:  # noqa: BLE001 - the form's row says why it did not run
-        lines = str(e).strip().splitlines()
-        report = dict(error=f'{type(e).__name__}: {lines[-1] if lines else ""}')
+        from mmvanilla.utils.errors import describe
+        report = dict(error=describe(e))
     with open(out_file, 'w') as f:
         json.dump(report, f)
     return 0
