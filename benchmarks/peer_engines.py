@@ -42,7 +42,7 @@ import mmvanilla.plugin  # noqa: F401  (registers modules, safe checkpoint loadi
 from mmvanilla.apis.detector import build_detector
 from mmvanilla.utils.timing import time_calls
 from mmvanilla.deploy import DetectorNetwork, to_reduced_precision
-from mmvanilla.deploy.onnx_export import export_onnx
+from mmvanilla.deploy.onnx_export import IMAGE_AXES, export_onnx
 from mmvanilla.deploy.quantization import quantize_onnx
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import reexec_with_tuned_runtime, runtime_description
@@ -113,7 +113,7 @@ def engines(model, network: torch.nn.Module, backbone_only: bool, x: torch.Tenso
     core = ov.Core()
     name = 'backbone' if backbone_only else 'network'
     fp32_onnx, int8_onnx = osp.join(tmp, f'{name}.onnx'), osp.join(tmp, f'{name}_qdq.onnx')
-    export_onnx(network, x, fp32_onnx)
+    export_onnx(network, (x,), fp32_onnx, ['input'], dynamic_axes=IMAGE_AXES)
     quantize_onnx(fp32_onnx, int8_onnx, calib)
     x_np = x.numpy()
     runs = {'mmvanilla fp32': lambda: network(x)}

@@ -217,7 +217,14 @@ def staged_folder(out_dir: str, names: Iterable[str]) -> Iterator[str]:
     remove_orphans(ancestor)
     with tempfile.TemporaryDirectory(dir=ancestor, prefix=_PREFIX.replace(
             '.tmp-', '.tmp-stage-', 1)) as stage:
-        yield stage
+        try:
+            yield stage
+        except OSError as e:  # a refused write names the output, not its staging folder
+            if e.filename is None:
+                e.filename = out_dir
+            elif str(e.filename).startswith(stage + os.sep):
+                e.filename = osp.join(out_dir, osp.relpath(e.filename, stage))
+            raise
         os.makedirs(out_dir, exist_ok=True)
         names = list(names)
         with contextlib.suppress(FileNotFoundError):

@@ -432,11 +432,12 @@ def reparameterize_into_an_artefact_folder(c):
 
 
 @case
-def export_onnx_over_a_file_that_is_not_onnx(c):
-    notes = c.tmp / 'model.onnx'
+def network_graph_over_a_file_that_is_not_onnx(c):
+    notes = c.tmp / 'graph' / 'network.onnx'
+    notes.parent.mkdir()
     notes.write_text('not a model')
-    return Run(['export_onnx.py', str(REPO / RETINA), str(notes), '--shape', '64', '64',
-                '--check-shape', '64', '64', '--cfg-options', *c.options], [notes])
+    return Run(c.retina('deploy.py', c.checkpoint, notes.parent, '--graph', 'network',
+                        '--shape', 64, 64), [notes], fragments=['not a .onnx file'])
 
 
 @case

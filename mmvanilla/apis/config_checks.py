@@ -533,7 +533,7 @@ def check_pipelines(cfg: Config, splits: List[str]) -> None:
                                           f'height) in pixels, both >= 1')
 
 
-def _test_input_shape(cfg: Config) -> tuple:
+def padded_test_shape(cfg: Config) -> tuple:
     """(height, width) of an image after the test pipeline's Resize, padded to 32."""
     loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
     steps = next((d.get('pipeline') or [] for _, _, d in
@@ -559,7 +559,7 @@ def check_model_runs(cfg: Config) -> None:
     model_cfg = copy.deepcopy(cfg.model)
     if isinstance(model_cfg.get('backbone'), dict):
         model_cfg['backbone'].pop('init_cfg', None)  # nothing is loaded here
-    height, width = _test_input_shape(cfg)
+    height, width = padded_test_shape(cfg)
     stage, running = 'built', []
     try:
         with torch.device('meta'), torch.no_grad():

@@ -56,13 +56,15 @@ def prepare(args, precision: str):
     return (model, cfg, meta) + deployment_inputs(cfg, model, precision, args.calib_images)
 
 
-def engine_versions(required: bool = True) -> Dict[str, str]:
-    """The versions of onnx, ONNX Runtime and OpenVINO (INT8 quantization
-    needs them all); ``required``: one message to install a missing one,
-    else only those installed."""
+def engine_versions(required: bool = True,
+                    names: Sequence[str] = ('onnx', 'onnxruntime', 'openvino')
+                    ) -> Dict[str, str]:
+    """The versions of ``names`` (INT8 quantization needs all three);
+    ``required``: one message to install a missing one, else only those
+    installed."""
     import importlib
     versions = {}
-    for name in ('onnx', 'onnxruntime', 'openvino'):
+    for name in names:
         try:
             versions[name] = importlib.import_module(name).__version__
         except ImportError:
@@ -70,3 +72,58 @@ def engine_versions(required: bool = True) -> Dict[str, str]:
                 raise ConfigError(f'{name} is not installed: pip install -e ".[deploy]" '
                                   '(tools/setup_env.sh installs it)') from None
     return versions
+
+
+#: ONNX Runtime against PyTorch, largest relative error a network-only graph may have
+NETWORK_TOLERANCE = 1e-4
+
+
+def export_network_checked(model, graph: str, shape: Tuple[int, int], path: str
+                           ) -> Dict[str, float]:
+    """The fused ``model``'s ``graph`` ('network': everything before
+    post-processing, the heads' raw outputs; 'backbone': its stage outputs) to
+    ONNX at ``path``, traced at batch 1 and ``shape`` (H, W); returns ONNX
+    Runtime's largest relative error against PyTorch there and at batch 2 and
+    3/4 of the shape, after refusing any above :data:`NETWORK_TOLERANCE`."""
+    import torch
+    from torch import nn
+
+    from mmvanilla.apis.detector import max_rel_err
+    from mmvanilla.deploy import DetectorNetwork
+    from mmvanilla.deploy.onnx_export import IMAGE_AXES, export_onnx
+
+    class Backbone(nn.Module):
+        def __init__(self, backbone):
+            super().__init__()
+            self.backbone = backbone
+
+        def forward(self, x):
+            return tuple(self.backbone(x))
+
+    engine_versions(names=('onnx', 'onnxruntime'))  # one line if either is missing
+    import onnxruntime as ort
+    if graph == 'network' and hasattr(model, 'roi_head'):
+        raise ConfigError('--graph network: a two-stage detector runs NMS and RoIAlign inside '
+                          'its network; deploy it end to end (the default --graph), or export '
+                          '--graph backbone')
+    network = (Backbone(model.backbone) if graph == 'backbone' else DetectorNetwork(model)).eval()
+    height, width = shape
+    smaller = [max(32, s * 3 // 4 // 32 * 32) for s in shape]
+    rng = np.random.default_rng(0)
+    samples = [rng.standard_normal(s, np.float32) for s in
+               ((1, 3, height, width), (2, 3, *smaller))]
+    export_onnx(network, (torch.from_numpy(samples[0]),), path, ['input'],
+                dynamic_axes=IMAGE_AXES)
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    errors = {}
+    for sample in samples:
+        with torch.no_grad():
+            expected = list(network(torch.from_numpy(sample)))
+        got = [torch.from_numpy(g) for g in session.run(None, {'input': sample})]
+        errors['x'.join(map(str, sample.shape))] = max_rel_err(got, expected)
+    worst = max(errors.values())
+    if not worst <= NETWORK_TOLERANCE:
+        raise ConfigError(f'ONNX Runtime differs from PyTorch by {worst:.2e} > '
+                          f'{NETWORK_TOLERANCE:g} on the exported {graph}: nothing written')
+    return errors
+

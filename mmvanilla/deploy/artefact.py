@@ -12,6 +12,7 @@ from mmengine.config import Config
 from torch import nn
 
 from mmvanilla.deploy.end_to_end import EndToEndDetector, Inputs
+from mmvanilla.deploy.onnx_export import IMAGE_AXES, export_onnx
 from mmvanilla.deploy.precision import TABLE
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla_runtime.artefact import (DESCRIPTION, FORMAT, FORMAT_VERSION, INPUTS,
@@ -21,7 +22,6 @@ from mmvanilla_runtime.artefact import (DESCRIPTION, FORMAT, FORMAT_VERSION, INP
 MODEL_NAME = 'model.onnx'
 #: pipeline.json last: it marks a folder complete (utils.paths.staged_folder)
 ARTEFACT_FILES = (MODEL_NAME, DESCRIPTION)
-OPSET = 17  # RoiAlign's half-pixel mode needs >= 16
 
 def preprocess_spec(cfg: Config) -> dict:
     """What ``mmvanilla_runtime`` must do to an image before the model: the
@@ -81,20 +81,13 @@ def class_names(cfg: Config) -> List[str]:
 def export_end_to_end(model: nn.Module, example: Inputs, path: str) -> EndToEndDetector:
     """The fused detector's end-to-end graph to ONNX at ``path``, batch,
     height and width dynamic."""
-    import warnings
     network = EndToEndDetector(model).eval()
     device = next(model.parameters()).device  # a model on a GPU exports as one on the CPU
     args = tuple(torch.from_numpy(example[name]).to(device) for name in INPUTS)
     batch = {0: 'batch'}
-    axes = dict(input={0: 'batch', 2: 'height', 3: 'width'}, image_shape=batch,
-                scale_factor=batch, **{name: batch for name in network.output_names})
-    with torch.no_grad(), warnings.catch_warnings():
-        # Python branches on shapes (the backbone's size check) are traced as
-        # constants, which is what a deployed graph wants.
-        warnings.simplefilter('ignore')
-        torch.onnx.export(network, args, path, dynamo=False, opset_version=OPSET,
-                          input_names=list(INPUTS), output_names=list(network.output_names),
-                          dynamic_axes=axes)
+    axes = dict(IMAGE_AXES, image_shape=batch, scale_factor=batch,
+                **{name: batch for name in network.output_names})
+    export_onnx(network, args, path, INPUTS, network.output_names, axes)
     return network
 
 

@@ -2,6 +2,7 @@
 description, which mmvanilla_runtime runs without PyTorch or OpenMMLab.
 
     python tools/deploy.py CONFIG CHECKPOINT OUT_DIR [--precision fp32|bf16|int8]
+    python tools/deploy.py CONFIG CHECKPOINT OUT_DIR --graph network|backbone
 
 Fuses the detector and exports one ONNX graph in standard operators: network,
 anchors or RPN, box decoding, per-class NMS with the config's test settings,
@@ -15,20 +16,33 @@ then, on any machine with mmvanilla_runtime/requirements.txt installed:
     python -m mmvanilla_runtime OUT_DIR IMAGE_OR_FOLDER... --out results.json
 bf16 artefacts are the fp32 graph run by OpenVINO in bf16 (CPUs with
 avx512_bf16 or AMX).
+
+--graph network writes only the fused network, up to post-processing (for
+RetinaNet the per-level class scores and box deltas: NMS stays with the
+caller), and --graph backbone the fused backbone's stage outputs, as
+OUT_DIR/network.onnx or OUT_DIR/backbone.onnx (fp32, one input named
+``input``, batch, height and width dynamic) beside deploy.json. ONNX Runtime
+checks each against PyTorch at --shape (default: the config's test size) and
+at batch 2: nothing is written above 1e-4 relative error.
 """
 import argparse
 import json
 import os.path as osp
 from typing import List, Optional
 
-from mmvanilla.apis.config import command_line, model_tool_parser
-from mmvanilla.apis.deployment import add_calibration_arg, engine_versions, prepare
+from mmvanilla.apis.config import command_line, model_tool_parser, positive_int
+from mmvanilla.apis.config_checks import padded_test_shape
+from mmvanilla.apis.deployment import (NETWORK_TOLERANCE, add_calibration_arg, engine_versions,
+                                       export_network_checked, prepare)
+from mmvanilla.apis.detector import build_detector
 from mmvanilla.deploy.artefact import ARTEFACT_FILES, write_artefact
 from mmvanilla.deploy.precision import TABLE
+from mmvanilla.models import switch_to_deploy
 from mmvanilla.runtime import runtime_description
 from mmvanilla.utils.paths import check_folder_outputs, creatable_dir, staged_folder
 
 PRECISIONS = tuple(name for name, row in TABLE.items() if row.artefact)
+GRAPHS = ('end-to-end', 'network', 'backbone')
 REPORT = 'deploy.json'
 
 
@@ -38,12 +52,26 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument('checkpoint')
     parser.add_argument('out_dir')
     parser.add_argument('--precision', choices=PRECISIONS, default='fp32')
+    parser.add_argument('--graph', choices=GRAPHS, default=GRAPHS[0],
+                        help='what to export (default: the end-to-end artefact)')
+    parser.add_argument('--shape', type=positive_int, nargs=2, metavar=('H', 'W'),
+                        help='--graph network|backbone: the traced size (default: the '
+                        'config\'s test size, padded to 32)')
     add_calibration_arg(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.graph != 'end-to-end' and args.precision != 'fp32':
+        parser.error(f'--graph {args.graph} writes an fp32 graph; --precision '
+                     f'{args.precision} is for the end-to-end artefact (the default --graph)')
+    if args.shape and args.graph == 'end-to-end':
+        parser.error('--shape is for --graph network|backbone; the end-to-end artefact '
+                     'takes any size')
+    return args
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    if args.graph != 'end-to-end':
+        return write_network(args, argv)
     creatable_dir(args.out_dir, 'output folder')
     names = (REPORT,) + ARTEFACT_FILES  # (pipeline.json last: staged_folder)
     check_folder_outputs(args.out_dir, names, [args.config, args.checkpoint],
@@ -68,3 +96,25 @@ def main(argv: Optional[List[str]] = None) -> None:
           f'{len(description["classes"])} classes, outputs {", ".join(description["outputs"])})')
     print(f'run it: python -m mmvanilla_runtime {args.out_dir} IMAGE_OR_FOLDER... '
           '--out results.json')
+
+
+def write_network(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
+    """--graph network|backbone: OUT_DIR/<graph>.onnx, checked, and deploy.json."""
+    creatable_dir(args.out_dir, 'output folder')
+    names = (f'{args.graph}.onnx', REPORT)
+    check_folder_outputs(args.out_dir, names, [args.config, args.checkpoint])
+    model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
+    shape = tuple(args.shape or padded_test_shape(cfg))
+    switch_to_deploy(model)
+    with staged_folder(args.out_dir, names) as stage:
+        errors = export_network_checked(model, args.graph, shape, osp.join(stage, names[0]))
+        report = dict(graph=args.graph, model=names[0], precision='fp32', shape=list(shape),
+                      max_rel_err=errors, tolerance=NETWORK_TOLERANCE,
+                      producer=dict(config=args.config, checkpoint=args.checkpoint,
+                                    command=command_line('deploy', argv)),
+                      versions=engine_versions(required=False))
+        with open(osp.join(stage, REPORT), 'w') as f:
+            json.dump(report, f, indent=2)
+    print(json.dumps(report['max_rel_err']))
+    print(f'wrote {args.out_dir}/{{{",".join(names)}}} (fp32 {args.graph}, batch, height and '
+          f'width dynamic; ONNX Runtime within {max(errors.values()):.1e} of PyTorch)')

@@ -263,8 +263,8 @@ def test_output_paths_that_cannot_be_written_fail_before_the_work(trained_retina
           '--cfg-options', *options), 'the folder of --out'),
         (('benchmark.py', RETINA, '--out', tmp_path / 'b.json', '--plot', tmp_path,
           '--cfg-options', *options), 'is a folder: give a file name'),
-        (('export_onnx.py', RETINA, blocker / 'm.onnx', '--cfg-options', *options),
-         'the folder of ONNX output'),
+        (('deploy.py', RETINA, checkpoint, blocker / 'm', '--graph', 'backbone',
+          '--cfg-options', *options), 'output folder'),
         (('reparameterize.py', RETINA, checkpoint, blocker / 'out', '--cfg-options', *options),
          'output folder'),
     ]
@@ -273,13 +273,13 @@ def test_output_paths_that_cannot_be_written_fail_before_the_work(trained_retina
     assert not (tmp_path / 't').exists()  # test.py stopped before the runner
 
 
-def test_onnx_output_into_a_new_folder_is_created(trained_retinanet, tmp_path):
+def test_network_graph_into_a_new_folder_is_created(trained_retinanet, tmp_path):
     _, checkpoint, options = trained_retinanet
-    out = tmp_path / 'new' / 'sub' / 'model.onnx'
-    proc = call_tool('export_onnx.py', RETINA, out, '--checkpoint', checkpoint, '--backbone-only',
-                    '--shape', 64, 64, '--check-shape', 64, 96, '--cfg-options', *options)
+    out = tmp_path / 'new' / 'sub'
+    proc = call_tool('deploy.py', RETINA, checkpoint, out, '--graph', 'backbone',
+                     '--shape', 64, 64, '--cfg-options', *options)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert out.stat().st_size > 0
+    assert (out / 'backbone.onnx').stat().st_size > 0
 
 
 def test_resume_in_a_work_dir_of_only_corrupt_checkpoints(shapes_root, tmp_path):

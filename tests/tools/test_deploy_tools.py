@@ -5,6 +5,7 @@ from mmvanilla.runtime import TUNED_ENV
 from mmvanilla.utils.safe_checkpoint import safe_load
 from tests.conftest import REPO, call_tool, run_program
 from tests.predictions import assert_same_detections, predict
+from tests.tools.test_bad_inputs import one_line_error
 
 CONFIG = REPO / 'configs' / 'retinanet_vanillanet11.py'
 
@@ -66,17 +67,23 @@ def test_get_flops_counts_fused_below_unfused(trained_retinanet, tmp_path):
     assert r['fused']['activation_dw_gmac'] == r['unfused']['activation_dw_gmac'] > 0
 
 
-def test_onnx_export_matches_pytorch(trained_retinanet, tmp_path):
+def test_network_only_graphs_match_pytorch(trained_retinanet, tmp_path):
+    """tools/deploy.py --graph network|backbone: one ONNX file, dynamic in batch
+    and size, checked against PyTorch at two shapes, described in deploy.json."""
     _, checkpoint, options = trained_retinanet
-    for extra in ([], ['--backbone-only']):
-        out = tmp_path / 'model.onnx'
-        proc = call_tool('export_onnx.py', CONFIG, out, '--checkpoint', checkpoint,
-                        '--shape', 256, 320, '--check-shape', 320, 480, *extra,
-                        '--cfg-options', *options)
+    for graph in ('network', 'backbone'):
+        out = tmp_path / graph
+        proc = call_tool('deploy.py', CONFIG, checkpoint, out, '--graph', graph,
+                         '--shape', 256, 320, '--cfg-options', *options)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        report = json.loads(proc.stdout[proc.stdout.index('{'):])
-        assert report['ok'] and max(report['max_rel_err'].values()) <= 1e-4
-        assert out.stat().st_size > 0
+        report = json.loads((out / 'deploy.json').read_text())
+        assert report['graph'] == graph and report['shape'] == [256, 320]
+        assert set(report['max_rel_err']) == {'1x3x256x320', '2x3x192x224'}
+        assert max(report['max_rel_err'].values()) <= 1e-4
+        assert sorted(p.name for p in out.iterdir()) == sorted([f'{graph}.onnx', 'deploy.json'])
+    proc = call_tool('deploy.py', CONFIG, checkpoint, tmp_path / 'x', '--graph', 'network',
+                     '--precision', 'int8', '--cfg-options', *options)
+    one_line_error(proc, '--graph network writes an fp32 graph')
 
 
 def test_backbone_speed_benchmark_writes_every_field(tmp_path):

@@ -226,9 +226,13 @@ def test_outputs_over_inputs_or_each_other(trained_retinanet, tmp_path):
     _, checkpoint, options = trained_retinanet
     config = tmp_path / 'config.py'
     shutil.copy(RETINA, config)
+    (tmp_path / 'g').mkdir()
+    named_as_output = tmp_path / 'g' / 'network.onnx'  # a checkpoint, oddly named
+    shutil.copy(checkpoint, named_as_output)
     before = config.read_bytes(), checkpoint.read_bytes()
     cases = [
-        (('export_onnx.py', config, config), "ONNX output '{}' is one of the inputs".format(config)),
+        (('deploy.py', config, named_as_output, tmp_path / 'g', '--graph', 'network'),
+         "network.onnx '{}' is one of the inputs".format(named_as_output)),
         (('benchmark.py', config, '--out', tmp_path / 'a.png', '--plot', tmp_path / 'a.png'),
          'are the same file'),
         (('benchmark.py', config, '--checkpoint', checkpoint, '--out', checkpoint),
@@ -282,15 +286,16 @@ class FileSizeLimit:
 
 def test_full_disk_during_an_export_keeps_the_old_model(trained_retinanet, tmp_path):
     _, checkpoint, options = trained_retinanet
-    out = tmp_path / 'model.onnx'
-    args = ('export_onnx.py', RETINA, out, '--checkpoint', checkpoint, '--shape', 64, 64,
-            '--check-shape', 64, 96, '--cfg-options', *options)
-    assert call_tool(*args[:3], '--backbone-only', *args[3:]).returncode == 0
-    good = out.read_bytes()
-    with FileSizeLimit(len(good) // 4):
-        proc = call_tool(*args)  # the whole network: larger than the limit
-    one_line_error(proc, f"cannot write '{out}'", 'file-size limit (ulimit -f)')
-    assert out.read_bytes() == good and sorted(os.listdir(tmp_path)) == ['model.onnx']
+    out = tmp_path / 'graph'
+    args = ('deploy.py', RETINA, checkpoint, out, '--graph', 'network', '--shape', 64, 64,
+            '--cfg-options', *options)
+    assert call_tool(*args).returncode == 0
+    good = {p.name: p.read_bytes() for p in out.iterdir()}
+    with FileSizeLimit(len(good['network.onnx']) // 4):
+        proc = call_tool(*args)
+    one_line_error(proc, f"cannot write '{out}", 'file-size limit (ulimit -f)')
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == good
+    assert sorted(os.listdir(tmp_path)) == ['graph']
 
 
 def test_full_disk_at_a_checkpoint_save_keeps_the_one_before(shapes_root, tmp_path):
