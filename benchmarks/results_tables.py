@@ -1,6 +1,6 @@
 """The tables of docs/benchmarks.md, written from their raw files
 (``tools/benchmark.py --formats``, ``tools/get_flops.py --out``,
-``benchmarks/backbone_speed.py``).
+``benchmarks/backbone_speed.py``, ``benchmarks/train_step_cost.py``).
 
     python benchmarks/results_tables.py           rewrite the tables in place
     python benchmarks/results_tables.py --check   exit 1 where a table differs from its file
@@ -86,8 +86,28 @@ def backbone_table(result: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def train_cost_table(result: dict) -> str:
+    """Markdown of one ``benchmarks/train_step_cost.py`` JSON."""
+    runtime, runs = result['runtime'], result['results']
+    sizes = sorted({(r['batch'], *r['size']) for r in runs})
+    lines = [f'{runtime["cpu"]}, {runtime["threads"]} threads, torch {runtime["torch"]}; '
+             + ', '.join(f'batch {b} at {w}×{h}' for b, h, w in sizes)
+             + f', median of {runs[0]["steps"]} step(s) after a warm-up.', '',
+             f'`{result["command"]}`', '',
+             '| case | config | params M | `with_cp` | step s | peak GB |',
+             '|---|---|---:|---|---:|---:|']
+    for r in runs:
+        peak = (f'{r["peak_cuda_mb"] / 1024:.2f} (CUDA)' if 'peak_cuda_mb' in r
+                else f'{r["peak_rss_mb"] / 1024:.2f}')
+        lines.append(f'| {r["case"]} | `{r["config"]}` | {r["params_m"]:.1f} | '
+                     f'{"yes" if r["with_cp"] else "no"} | {r["step_s_median"]:.1f} | {peak} |')
+    return '\n'.join(lines) + '\n'
+
+
 def table_of(result: dict) -> str:
     """The table of a raw file, by what kind of file it is."""
+    if 'results' in result:
+        return train_cost_table(result)
     if 'rows' in result:
         return formats_table(result)
     if 'fused_efficiency' in result:

@@ -14,8 +14,13 @@ from mmvanilla.utils.errors import ConfigError
 
 
 def add_calibration_arg(parser: argparse.ArgumentParser) -> None:
+    """--calib-images and --quantizer, the INT8 options."""
+    from mmvanilla.deploy.quantization import QUANTIZERS
     parser.add_argument('--calib-images', type=int, default=300,
                         help='int8: training images to calibrate on (default 300)')
+    parser.add_argument('--quantizer', choices=QUANTIZERS, default=QUANTIZERS[0],
+                        help='int8: ONNX Runtime\'s static quantization (default), or NNCF '
+                        'with its PERFORMANCE (nncf) or MIXED (nncf-mixed) preset')
 
 
 def example_inputs(spec: dict) -> Inputs:

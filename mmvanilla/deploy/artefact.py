@@ -93,10 +93,11 @@ def export_end_to_end(model: nn.Module, example: Inputs, path: str) -> EndToEndD
 
 def write_artefact(model: nn.Module, cfg: Config, folder: str, precision: str,
                    example: Inputs, calibration: Optional[Sequence[Callable[[], Inputs]]] = None,
-                   producer: Optional[dict] = None) -> dict:
+                   producer: Optional[dict] = None, quantizer: str = 'onnxruntime') -> dict:
     """``model.onnx`` and ``pipeline.json`` of the fused ``model`` into
     ``folder`` (a staging folder: the caller moves them into place). int8
-    quantizes the graph's network on the ``calibration`` inputs. Returns
+    quantizes the graph's network on the ``calibration`` inputs with
+    ``quantizer`` (:data:`~mmvanilla.deploy.quantization.QUANTIZERS`). Returns
     the description written."""
     from mmvanilla.deploy.quantization import quantize_onnx
     spec = preprocess_spec(cfg)
@@ -108,8 +109,8 @@ def write_artefact(model: nn.Module, cfg: Config, folder: str, precision: str,
         with tempfile.TemporaryDirectory(dir=folder, prefix='.tmp-fp32-') as tmp:
             fp32 = osp.join(tmp, MODEL_NAME)
             network = export_end_to_end(model, example, fp32)
-            quantize_onnx(fp32, path, (load() for load in calibration),
-                          [name for name, _ in model.named_children()])
+            quantize_onnx(fp32, path, calibration, [name for name, _ in model.named_children()],
+                          quantizer)
     else:
         network = export_end_to_end(model, example, path)
     num_classes = (model.roi_head.bbox_head.num_classes if network.two_stage
@@ -122,6 +123,8 @@ def write_artefact(model: nn.Module, cfg: Config, folder: str, precision: str,
     producer = dict(producer or {})
     checkpoint = producer.get('checkpoint')
     producer['checkpoint_sha256'] = sha256_of(checkpoint) if checkpoint else None
+    if precision == 'int8':
+        producer['quantizer'] = quantizer
     description = dict(
         format=FORMAT, format_version=FORMAT_VERSION, model=MODEL_NAME,
         files=file_hashes(path), precision=precision, runs=TABLE[precision].artefact,

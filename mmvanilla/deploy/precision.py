@@ -52,8 +52,9 @@ TABLE: Dict[str, Precision] = {p.name: p for p in (
               'bf16: every layer in bf16, RoI heads included (CPUs with avx512_bf16 or '
               'AMX)'),
     Precision('int8', 'the end-to-end graph (tools/deploy.py): backbone, neck and heads in '
-              'INT8 (QDQ ONNX from ONNX Runtime static quantization), anchors, box decoding, '
-              'NMS and RoIAlign in fp32, run by OpenVINO on the CPU (on a GPU machine too: '
+              'INT8 (QDQ ONNX from ONNX Runtime\'s static quantization or NNCF, as '
+              'tools/quantize.py --quantizer chose), anchors, box decoding, NMS and RoIAlign '
+              'in fp32, run by OpenVINO on the CPU (on a GPU machine too: '
               'the GPU only prepares the images)', ('cpu', 'cuda'), 'artefact',
               artefact='the QDQ graph: backbone, neck and heads INT8, post-processing fp32; '
               'OpenVINO (f32 elsewhere) or ONNX Runtime'),

@@ -52,8 +52,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument('--checkpoint', help='trained weights (default: initialized)')
     parser.add_argument('--formats', metavar='FORM,...',
                         help='pytorch, pytorch-bf16, pytorch-fp16 (CUDA) and the deployed '
-                        'artefacts fp32, bf16, int8: each one\'s AP, latency, throughput, '
-                        'memory and cold start, in one table')
+                        'artefacts fp32, bf16, int8 (ONNX Runtime\'s quantizer), int8-nncf and '
+                        'int8-nncf-mixed (NNCF\'s presets): each one\'s AP, latency, '
+                        'throughput, memory and cold start, in one table')
     parser.add_argument('--engines', default='openvino',
                         help='--formats: the engines that run the artefacts (openvino, '
                         'onnxruntime; comma-separated)')

@@ -4,7 +4,9 @@ of every form of one checkpoint, measured the same way.
 Forms: ``pytorch`` (the fused model in PyTorch, fp32, on --device),
 ``pytorch-bf16`` and ``pytorch-fp16`` (CUDA) cast as ``--precision`` casts
 them, and the end-to-end artefacts of ``tools/deploy.py`` run by
-``mmvanilla_runtime`` on each of --engines: ``fp32``, ``bf16``, ``int8``.
+``mmvanilla_runtime`` on each of --engines: ``fp32``, ``bf16``, and INT8
+quantized by ONNX Runtime (``int8``) or by NNCF with its PERFORMANCE
+(``int8-nncf``) or MIXED (``int8-nncf-mixed``) preset.
 
 Each form runs in a process of its own (``mmvanilla.tools.measure_form``)
 on the same decoded images, the first --images of the config's test set:
@@ -36,11 +38,13 @@ from mmengine.config import Config
 
 from mmvanilla.utils.errors import ConfigError, MMVanillaError, describe
 
-#: form -> (kind, precision)
+#: form -> (kind, precision, INT8 quantizer)
 FORMS: Dict[str, tuple] = {
-    'pytorch': ('torch', 'fp32'), 'pytorch-bf16': ('torch', 'bf16'),
-    'pytorch-fp16': ('torch', 'fp16'),
-    'fp32': ('artefact', 'fp32'), 'bf16': ('artefact', 'bf16'), 'int8': ('artefact', 'int8'),
+    'pytorch': ('torch', 'fp32', None), 'pytorch-bf16': ('torch', 'bf16', None),
+    'pytorch-fp16': ('torch', 'fp16', None),
+    'fp32': ('artefact', 'fp32', None), 'bf16': ('artefact', 'bf16', None),
+    'int8': ('artefact', 'int8', 'onnxruntime'), 'int8-nncf': ('artefact', 'int8', 'nncf'),
+    'int8-nncf-mixed': ('artefact', 'int8', 'nncf-mixed'),
 }
 ENGINES = ('openvino', 'onnxruntime')
 
@@ -93,15 +97,16 @@ def model_size(model, cfg: Config) -> dict:
                 shape=list(shape))
 
 
-def deploy_form(config: str, checkpoint: str, precision: str, folder: str,
+def deploy_form(config: str, checkpoint: str, form: str, folder: str,
                 calib_images: int) -> None:
     """The artefact of ``tools/deploy.py`` (its output guard, its checks)."""
+    _, precision, quantizer = FORMS[form]
     from mmvanilla.tools.deploy import main as deploy
     from mmvanilla.utils.console import stdout_to_log
     from mmengine.logging import MMLogger
     argv = [config, checkpoint, folder, '--precision', precision]
     if precision == 'int8':
-        argv += ['--calib-images', str(calib_images)]
+        argv += ['--calib-images', str(calib_images), '--quantizer', quantizer]
     with stdout_to_log(MMLogger.get_current_instance()):
         deploy(argv)
 
@@ -154,11 +159,12 @@ def row_figures(reports: List[dict], ann_file: Optional[str], images: List[str])
 def table(rows: List[dict]) -> str:
     """The console table: one line per model, form and engine."""
     width = max(len(r['model']) for r in rows) + 2
-    head = (f'{"model":<{width}}{"form":<14}{"engine":<12}{"bbox AP":>8}{"segm AP":>8}'
+    form_width = max(len(r['form']) for r in rows) + 2
+    head = (f'{"model":<{width}}{"form":<{form_width}}{"engine":<12}{"bbox AP":>8}{"segm AP":>8}'
             f'{"p50 ms":>9}{"p90 ms":>9}{"img/s":>8}{"peak MB":>9}{"cold s":>8}')
     lines = [head, '-' * len(head)]
     for r in rows:
-        start = f'{r["model"]:<{width}}{r["form"]:<14}{r.get("engine") or "-":<12}'
+        start = f'{r["model"]:<{width}}{r["form"]:<{form_width}}{r.get("engine") or "-":<12}'
         if 'error' in r:
             lines.append(f'{start}not run: {r["error"]}')
             continue
@@ -262,7 +268,7 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
     for round_ in range(args.rounds):  # every form once per round, in turn
         for (name, config, checkpoint, _), form, engine in jobs:
             key = (name, form, engine)
-            kind, precision = FORMS[form]
+            kind, precision, _ = FORMS[form]
             if round_ == 0:
                 spec = dict(row='-'.join(filter(None, key)), kind=kind, precision=precision,
                             engine=engine, images=images, batch=args.batch, config=config,
@@ -275,7 +281,7 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
                     else:
                         spec['folder'] = osp.join(work, name, form)
                         if engine == engines[0]:  # (one artefact for every engine)
-                            deploy_form(config, checkpoint, precision, spec['folder'],
+                            deploy_form(config, checkpoint, form, spec['folder'],
                                         args.calib_images)
                     specs[key] = spec
                 except MMVanillaError as e:  # the row says why

@@ -8,7 +8,9 @@ Fuses the detector and exports one ONNX graph in standard operators: network,
 anchors or RPN, box decoding, per-class NMS with the config's test settings,
 and for Mask R-CNN RoIAlign, the box and mask heads (masks at box resolution).
 Batch, height and width are dynamic. int8 calibrates the network on
---calib-images training images (as tools/quantize.py). Writes to OUT_DIR:
+--calib-images training images (as tools/quantize.py) with --quantizer:
+ONNX Runtime's static quantization (default), or NNCF's PERFORMANCE (nncf) or
+MIXED (nncf-mixed) preset. Writes to OUT_DIR:
   model.onnx      the end-to-end model (INT8 QDQ for int8)
   pipeline.json   pre-processing (resize, mean/std, padding), classes, outputs
   deploy.json     what was deployed from what, with which versions
@@ -59,6 +61,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         'config\'s test size, padded to 32)')
     add_calibration_arg(parser)
     args = parser.parse_args(argv)
+    if args.quantizer != 'onnxruntime' and args.precision != 'int8':
+        parser.error(f'--quantizer {args.quantizer} is for --precision int8')
     if args.graph != 'end-to-end' and args.precision != 'fp32':
         parser.error(f'--graph {args.graph} writes an fp32 graph; --precision '
                      f'{args.precision} is for the end-to-end artefact (the default --graph)')
@@ -84,7 +88,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         producer = dict(config=args.config, checkpoint=args.checkpoint,
                         command=command_line('deploy', argv))
         description = write_artefact(model, cfg, stage, args.precision, example, calibration,
-                                     producer)
+                                     producer, args.quantizer)
         report = dict(description, runtime=runtime_description(),
                       versions=versions,
                       calibration_images=len(calibration) if calibration else None,

@@ -86,7 +86,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         with to_log():
             description = write_artefact(model, cfg, stage, 'int8', example, calibration,
                                          dict(config=args.config, checkpoint=args.checkpoint,
-                                              command=command_line('quantize', argv)))
+                                              command=command_line('quantize', argv)),
+                                         args.quantizer)
         calib_s = time.perf_counter() - start
 
         # The fused fp32 detector beside it: the reference.
