@@ -42,18 +42,22 @@ def test_int8_weights_leave_headroom_for_cpus_without_vnni(int8_model):
     assert max(int(abs(w).max()) for w in weights) >= 60  # yet the 7 bits are used
 
 
-def test_only_the_detector_layers_are_quantized(int8_model):
-    # anchors, box decoding and NMS stay fp32: no quantized tensor reaches them
+def assert_only_the_detector_layers_are_quantized(model_path, layers):
+    """Anchors, box decoding and NMS stay fp32: no quantized tensor reaches them."""
     import onnx
-    _, _, out = int8_model
-    graph = onnx.load(out / 'model.onnx').graph
-    layers = ('backbone', 'neck', 'bbox_head')
+    graph = onnx.load(model_path).graph
     dequantized = {n.output[0] for n in graph.node if n.op_type == 'DequantizeLinear'}
     consumers = [n for n in graph.node if set(n.input) & dequantized
                  and n.op_type != 'Shape']  # (a Shape reads only the map's size)
     assert len(consumers) >= 10
     assert all(n.name.split('/')[1] in layers for n in consumers), \
         sorted({n.name for n in consumers if n.name.split('/')[1] not in layers})
+
+
+def test_only_the_detector_layers_are_quantized(int8_model):
+    _, _, out = int8_model
+    assert_only_the_detector_layers_are_quantized(out / 'model.onnx',
+                                                  ('backbone', 'neck', 'bbox_head'))
 
 
 def test_int8_artefact_detects_as_the_fp32_detector(int8_model):

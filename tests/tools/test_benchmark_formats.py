@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tests.conftest import REPO, built_once, call_tool, coco_metrics, log_text
+from tests.deploy.test_quantization import assert_only_the_detector_layers_are_quantized
 from tests.tools.test_bad_inputs import one_line_error
 
 DEMO = REPO / 'configs' / 'demo' / 'retinanet_vanillanet_tiny_shapes.py'
@@ -42,7 +43,7 @@ def trained_demo(tmp_path_factory):
     return built_once(tmp_path_factory, 'demo_short', train) / f'epoch_{EPOCHS}.pth', options
 
 
-def tested_ap(checkpoint, options, work, *args) -> float:
+def ap_from_test_tool(checkpoint, options, work, *args) -> float:
     """bbox AP of tools/test.py on the demo (printed to 3 decimals)."""
     proc = call_tool('test.py', DEMO, checkpoint, '--work-dir', work, '--cfg-options', *options,
                      *args)
@@ -70,12 +71,14 @@ def test_the_demo_learns_and_every_form_keeps_its_ap(trained_demo, tmp_path):
     else:
         same_form['pytorch-bf16'] = ['--precision', 'bf16']
     for form, args in same_form.items():
-        tested = tested_ap(checkpoint, options, tmp_path / f'test-{form}', *args)
+        tested = ap_from_test_tool(checkpoint, options, tmp_path / f'test-{form}', *args)
         assert abs(rows[form]['ap']['bbox'] - tested) <= 0.0035, (form, rows[form]['ap'], tested)
     fp32 = rows['fp32']['ap']['bbox']
     # (OpenVINO's INT8 kernels differ by instruction set: a bound, not a figure)
     for form in ('int8', 'int8-nncf'):
         assert rows[form]['ap']['bbox'] >= fp32 - 0.06, (form, rows[form]['ap'], fp32)
+    assert_only_the_detector_layers_are_quantized(  # NNCF's too: post-processing stays fp32
+        forms / DEMO.stem / 'int8-nncf' / 'model.onnx', ('backbone', 'neck', 'bbox_head'))
     if 'error' in rows['bf16']:
         assert 'bf16' in rows['bf16']['error']
     else:

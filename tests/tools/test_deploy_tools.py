@@ -84,6 +84,10 @@ def test_network_only_graphs_match_pytorch(trained_retinanet, tmp_path):
     proc = call_tool('deploy.py', CONFIG, checkpoint, tmp_path / 'x', '--graph', 'network',
                      '--precision', 'int8', '--cfg-options', *options)
     one_line_error(proc, '--graph network writes an fp32 graph')
+    proc = call_tool('deploy.py', CONFIG, checkpoint, tmp_path / 'x', '--quantizer', 'nncf',
+                     '--cfg-options', *options)
+    one_line_error(proc, '--quantizer nncf is for --precision int8')
+    assert not (tmp_path / 'x').exists()
 
 
 def test_backbone_speed_benchmark_writes_every_field(tmp_path):
