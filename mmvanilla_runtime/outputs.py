@@ -28,6 +28,7 @@ import tempfile
 from typing import Dict, Iterable, Iterator, Optional, Union
 
 from .errors import RuntimeInputError
+from .failures import WRITE_FAILURES
 
 #: The file that makes a folder a deployed artefact (and marks it complete).
 ARTEFACT_DESCRIPTION = 'pipeline.json'
@@ -220,10 +221,11 @@ def staged_folder(out_dir: str, names: Iterable[str]) -> Iterator[str]:
         try:
             yield stage
         except OSError as e:  # a refused write names the output, not its staging folder
-            if e.filename is None:
-                e.filename = out_dir
-            elif str(e.filename).startswith(stage + os.sep):
-                e.filename = osp.join(out_dir, osp.relpath(e.filename, stage))
+            if e.errno in WRITE_FAILURES:
+                if e.filename is None:
+                    e.filename = out_dir
+                elif str(e.filename).startswith(stage + os.sep):
+                    e.filename = osp.join(out_dir, osp.relpath(e.filename, stage))
             raise
         os.makedirs(out_dir, exist_ok=True)
         names = list(names)

@@ -50,8 +50,9 @@ def prepare(args, precision: str):
     calibration inputs; every check before the slow steps."""
     if args.calib_images < 1:
         raise ConfigError('--calib-images must be >= 1')
-    if precision == 'int8':
-        engine_versions()  # quantization needs onnx, ONNX Runtime and OpenVINO
+    if precision == 'int8':  # quantization needs onnx, ONNX Runtime, OpenVINO (and NNCF)
+        engine_versions(names=ENGINES[:3] + (('nncf',) if args.quantizer != 'onnxruntime'
+                                             else ()))
     model, cfg, meta = build_detector(args.config, args.checkpoint, args.cfg_options)
     check_end_to_end(model)
     preprocess_spec(cfg)  # (refuses a pipeline the runtime cannot reproduce)
@@ -61,10 +62,13 @@ def prepare(args, precision: str):
     return (model, cfg, meta) + deployment_inputs(cfg, model, precision, args.calib_images)
 
 
-def engine_versions(required: bool = True,
-                    names: Sequence[str] = ('onnx', 'onnxruntime', 'openvino')
+#: what deployment may use: ONNX export, its engines, and NNCF (--quantizer nncf)
+ENGINES = ('onnx', 'onnxruntime', 'openvino', 'nncf')
+
+
+def engine_versions(required: bool = True, names: Sequence[str] = ENGINES[:3]
                     ) -> Dict[str, str]:
-    """The versions of ``names`` (INT8 quantization needs all three);
+    """The versions of ``names`` (INT8 quantization needs the first three);
     ``required``: one message to install a missing one, else only those
     installed."""
     import importlib

@@ -23,7 +23,8 @@ avx512_bf16 or AMX).
 RetinaNet the per-level class scores and box deltas: NMS stays with the
 caller), and --graph backbone the fused backbone's stage outputs, as
 OUT_DIR/network.onnx or OUT_DIR/backbone.onnx (fp32, one input named
-``input``, batch, height and width dynamic) beside deploy.json. ONNX Runtime
+``input``, batch, height and width dynamic) beside network.json or
+backbone.json (what was exported, how it was checked). ONNX Runtime
 checks each against PyTorch at --shape (default: the config's test size) and
 at batch 2: nothing is written above 1e-4 relative error.
 """
@@ -34,8 +35,8 @@ from typing import List, Optional
 
 from mmvanilla.apis.config import command_line, model_tool_parser, positive_int
 from mmvanilla.apis.config_checks import padded_test_shape
-from mmvanilla.apis.deployment import (NETWORK_TOLERANCE, add_calibration_arg, engine_versions,
-                                       export_network_checked, prepare)
+from mmvanilla.apis.deployment import (ENGINES, NETWORK_TOLERANCE, add_calibration_arg,
+                                       engine_versions, export_network_checked, prepare)
 from mmvanilla.apis.detector import build_detector
 from mmvanilla.deploy.artefact import ARTEFACT_FILES, write_artefact
 from mmvanilla.deploy.precision import TABLE
@@ -81,7 +82,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     check_folder_outputs(args.out_dir, names, [args.config, args.checkpoint],
                          into_artefact=True)
     model, cfg, meta, example, calibration = prepare(args, args.precision)
-    versions = engine_versions(required=False)  # (int8 needed them: prepare)
+    versions = engine_versions(required=False, names=ENGINES)  # (int8 needed them: prepare)
     if calibration:
         print(f'calibrating on {len(calibration)} training images ...', flush=True)
     with staged_folder(args.out_dir, names) as stage:
@@ -103,10 +104,12 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 def write_network(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
-    """--graph network|backbone: OUT_DIR/<graph>.onnx, checked, and deploy.json."""
+    """--graph network|backbone: OUT_DIR/<graph>.onnx, checked, and <graph>.json."""
     creatable_dir(args.out_dir, 'output folder')
-    names = (f'{args.graph}.onnx', REPORT)
+    # (its own report name: a network and a backbone, or an artefact, may share a folder)
+    names = (f'{args.graph}.onnx', f'{args.graph}.json')
     check_folder_outputs(args.out_dir, names, [args.config, args.checkpoint])
+    engine_versions(names=('onnx', 'onnxruntime'))  # the check needs them: before the build
     model, cfg, _ = build_detector(args.config, args.checkpoint, args.cfg_options)
     shape = tuple(args.shape or padded_test_shape(cfg))
     switch_to_deploy(model)
@@ -116,8 +119,8 @@ def write_network(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
                       max_rel_err=errors, tolerance=NETWORK_TOLERANCE,
                       producer=dict(config=args.config, checkpoint=args.checkpoint,
                                     command=command_line('deploy', argv)),
-                      versions=engine_versions(required=False))
-        with open(osp.join(stage, REPORT), 'w') as f:
+                      versions=engine_versions(required=False, names=ENGINES))
+        with open(osp.join(stage, names[1]), 'w') as f:
             json.dump(report, f, indent=2)
     print(json.dumps(report['max_rel_err']))
     print(f'wrote {args.out_dir}/{{{",".join(names)}}} (fp32 {args.graph}, batch, height and '

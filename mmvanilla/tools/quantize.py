@@ -1,9 +1,10 @@
 """Quantize a trained detector to INT8 and measure what it costs in accuracy:
-the INT8 artefact of ``tools/deploy.py --precision int8`` (ONNX Runtime static
-quantization of the end-to-end graph's network to QDQ, run by OpenVINO), with
-the fused fp32 detector beside it and both evaluated.
+the INT8 artefact of ``tools/deploy.py --precision int8`` (the end-to-end
+graph's network quantized to QDQ by ONNX Runtime's static quantization, or by
+NNCF with --quantizer nncf|nncf-mixed; run by OpenVINO), with the fused fp32
+detector beside it and both evaluated.
 
-    python tools/quantize.py CONFIG CHECKPOINT OUT_DIR [--calib-images 300]
+    python tools/quantize.py CONFIG CHECKPOINT OUT_DIR [--calib-images 300] [--quantizer Q]
 
 Fuses the detector, calibrates on --calib-images images of the config's
 training set (through the test pipeline, as deployed), then evaluates fp32 and
@@ -27,7 +28,7 @@ from mmengine.runner.checkpoint import save_checkpoint
 
 from mmvanilla.apis.config import command_line, model_tool_parser
 from mmvanilla.apis.config_checks import check_datasets
-from mmvanilla.apis.deployment import add_calibration_arg, engine_versions, prepare
+from mmvanilla.apis.deployment import ENGINES, add_calibration_arg, engine_versions, prepare
 from mmvanilla.deploy.artefact import ARTEFACT_FILES, write_artefact, write_description
 from mmvanilla.deploy.evaluation import evaluate
 from mmvanilla.deploy.precision import INT8_ARTEFACT_KEY, apply_precision
@@ -75,7 +76,7 @@ def main(argv: Optional[List[str]] = None) -> None:
               else lambda: stdout_to_log(logger, root_logging=True))
     with to_log():
         model, cfg, meta, example, calibration = prepare(args, 'int8')
-    versions = engine_versions(required=False)  # (prepare checked they are there)
+    versions = engine_versions(required=False, names=ENGINES)  # (prepare checked them)
     check_datasets(cfg, ['test'])  # the evaluation data, before the slow steps
     # Everything is written to a staging folder and moved into OUT_DIR only
     # once evaluated: a failure leaves OUT_DIR as it was.

@@ -69,18 +69,18 @@ def test_get_flops_counts_fused_below_unfused(trained_retinanet, tmp_path):
 
 def test_network_only_graphs_match_pytorch(trained_retinanet, tmp_path):
     """tools/deploy.py --graph network|backbone: one ONNX file, dynamic in batch
-    and size, checked against PyTorch at two shapes, described in deploy.json."""
+    and size, checked against PyTorch at two shapes, described beside it (<graph>.json)."""
     _, checkpoint, options = trained_retinanet
     for graph in ('network', 'backbone'):
         out = tmp_path / graph
         proc = call_tool('deploy.py', CONFIG, checkpoint, out, '--graph', graph,
                          '--shape', 256, 320, '--cfg-options', *options)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        report = json.loads((out / 'deploy.json').read_text())
+        report = json.loads((out / f'{graph}.json').read_text())
         assert report['graph'] == graph and report['shape'] == [256, 320]
         assert set(report['max_rel_err']) == {'1x3x256x320', '2x3x192x224'}
         assert max(report['max_rel_err'].values()) <= 1e-4
-        assert sorted(p.name for p in out.iterdir()) == sorted([f'{graph}.onnx', 'deploy.json'])
+        assert sorted(p.name for p in out.iterdir()) == [f'{graph}.json', f'{graph}.onnx']
     proc = call_tool('deploy.py', CONFIG, checkpoint, tmp_path / 'x', '--graph', 'network',
                      '--precision', 'int8', '--cfg-options', *options)
     one_line_error(proc, '--graph network writes an fp32 graph')
