@@ -484,6 +484,13 @@ def check_domains(cfg) -> None:
         domain = DOMAINS.get(key)
         if domain is not None and not domain.holds(value):
             raise ConfigError(f'{path} must be {domain.text}, got {value!r}')
+    for split in ('train', 'val', 'test'):  # PyTorch's DataLoader refuses the pair
+        loader = cfg.get(f'{split}_dataloader') or {}
+        if loader.get('persistent_workers') and loader.get('num_workers', 0) == 0:
+            raise ConfigError(f'{split}_dataloader.persistent_workers=True needs worker '
+                              f'processes, and num_workers is 0: set '
+                              f'{split}_dataloader.persistent_workers=False, or num_workers '
+                              '>= 1')
 
 
 def _leaves(node, path: str):

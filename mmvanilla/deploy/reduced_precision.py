@@ -6,8 +6,10 @@ oneDNN's bf16 convolutions are fastest (a fused VanillaNet on CPU runs its
 oneDNN plan in bf16 where oneDNN has bf16); forward pre-hooks cast what enters
 them. The neck's and the head's outputs are cast back to fp32 by forward
 hooks, so mmdet's post-processing (box decoding, NMS) and a two-stage
-detector's RoI heads run in fp32, as they do in fp32 models.
+detector's RoI heads run in fp32, as they do in fp32 models. Each runs under
+``torch.autocast`` too, for the tensors a module makes itself in fp32.
 """
+import functools
 from typing import List
 
 import torch
@@ -49,12 +51,27 @@ def reduced_precision_modules(model: nn.Module) -> List[nn.Module]:
             if m is not None]
 
 
+def _autocast(module: nn.Module, dtype: torch.dtype) -> None:
+    """Run ``module``'s forward under ``torch.autocast`` to ``dtype`` on its
+    device: what the module makes itself in fp32 (mmdet's Swin adds an fp32
+    attention mask to bf16 scores) still meets bf16 weights in bf16."""
+    forward = module.forward
+
+    @functools.wraps(forward)
+    def run(*args, **kwargs):
+        device = next(module.parameters()).device.type
+        with torch.autocast(device, dtype=dtype):
+            return forward(*args, **kwargs)
+    module.forward = run
+
+
 def to_reduced_precision(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     """Cast ``model``'s network (see module doc) to ``dtype``, in place."""
     modules = reduced_precision_modules(model)
     for module in modules:
         module.to(dtype=dtype, memory_format=torch.channels_last)
         module.register_forward_pre_hook(_cast_inputs(dtype))
+        _autocast(module, dtype)
     for module in modules[1:]:  # the neck's and head's outputs (not the backbone's)
         module.register_forward_hook(_cast_outputs_to_float)
     return model

@@ -9,7 +9,9 @@ quantized by ONNX Runtime (``int8``) or by NNCF with its PERFORMANCE
 (``int8-nncf``) or MIXED (``int8-nncf-mixed``) preset.
 
 Each form runs in a process of its own (``mmvanilla.tools.measure_form``)
-on the same decoded images, the first --images of the config's test set:
+on the same decoded images, the first --images of the config's test set (or,
+where the machine has no test set at all, generated images at its test scale:
+timed without AP):
 its detections give the COCO AP (one evaluation for every form:
 pycocotools over the images run), batch 1 timed from the decoded image to
 the detections (p50, p90), throughput at --batch, the process's peak
@@ -68,18 +70,40 @@ def parse_engines(text: str) -> List[str]:
     return list(dict.fromkeys(engines))
 
 
-def test_images(cfg: Config, limit: Optional[int]) -> tuple:
+def test_images(cfg: Config, limit: Optional[int], work: str) -> tuple:
     """The first ``limit`` image files of the config's test set (all if
-    None), in its annotation file's order, and that file."""
+    None), in its annotation file's order, and that file. Where the test set is
+    absent altogether (neither its annotation file nor its image folder: COCO
+    on a machine without it), ``limit`` (default 8) generated images at the
+    test scale, written into ``work``, and no annotation file: timed, no AP."""
     from mmvanilla.apis.config_checks import check_datasets
-    check_datasets(cfg, ['test'])
     data = cfg.test_dataloader.dataset
     ann_file = osp.join(data.get('data_root', ''), data.ann_file)
+    folder = osp.join(data.get('data_root', ''), data.get('data_prefix', {}).get('img', ''))
+    if not osp.exists(ann_file) and not osp.exists(folder):
+        return generated_images(cfg, limit or 8, osp.join(work, 'generated_images')), None
+    check_datasets(cfg, ['test'])
     with open(ann_file) as f:
         names = [img['file_name'] for img in json.load(f)['images']]
     names = names[:limit] if limit else names
-    folder = osp.join(data.get('data_root', ''), data.get('data_prefix', {}).get('img', ''))
     return [osp.join(folder, n) for n in names], ann_file
+
+
+def generated_images(cfg: Config, count: int, folder: str) -> List[str]:
+    """``count`` random images (seeded) of the test pipeline's Resize scale, as
+    PNG files in ``folder``."""
+    import cv2
+    width, height = next((t['scale'] for t in cfg.test_dataloader.dataset.pipeline
+                          if t['type'] == 'Resize'), (1333, 800))
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        path = osp.join(folder, f'generated_{width}x{height}_{i:03d}.png')
+        if not osp.isfile(path):
+            cv2.imwrite(path, rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+        paths.append(path)
+    return paths
 
 
 def model_size(model, cfg: Config) -> dict:
@@ -253,16 +277,19 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
     if args.images is not None and args.images < 1 or args.batch < 1 or args.rounds < 1:
         raise ConfigError('--images, --batch and --rounds must be >= 1')
     cfg = load_config(args.config, args.cfg_options)
-    images, ann_file = test_images(cfg, args.images)
     work = args.work_dir or osp.join('work_dirs', 'benchmark',
                                      osp.splitext(osp.basename(args.config))[0])
+    images, ann_file = test_images(cfg, args.images, work)
     models, sizes = models_to_run(args, cfg, work)
     jobs = [(m, f, e) for m in models for f in forms
             for e in (engines if FORMS[f][0] == 'artefact' else [None])]
     if not models[0][3]:
         print('note: no CHECKPOINT: initialised weights, timed without AP', flush=True)
+    if ann_file is None:
+        print(f'note: no test set here ({cfg.test_dataloader.dataset.ann_file}): timed on '
+              'generated images, without AP', flush=True)
     print(f'{len(jobs)} forms of {len(models)} model(s), {args.rounds} round(s), on '
-          f'{len(images)} images of {ann_file}', flush=True)
+          f'{len(images)} images of {ann_file or osp.dirname(images[0])}', flush=True)
     specs, reports = {}, {}
     bar = ProgressBar(len(jobs) * args.rounds)
     for round_ in range(args.rounds):  # every form once per round, in turn
@@ -299,7 +326,9 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
         row = dict(model=name, form=form, engine=engine, precision=FORMS[form][1])
         failed = next((r for r in done if 'error' in r), None)
         row.update(failed or row_figures(done, ann_file if trained else None, images))
-        if not trained:
+        if ann_file is None:
+            row['ap_note'] = 'no test set: generated images, no AP'
+        elif not trained:
             row['ap_note'] = 'initialised weights: no AP'
         rows.append(row)
     print(table(rows))

@@ -83,3 +83,26 @@ def test_bf16_two_stage_detector_detects_as_fp32(shapes_root):
     # the best-scored boxes of fp32 are found by bf16 too (bf16 rounds to 3 digits)
     for box in expected.bboxes[:10]:
         assert (got.bboxes - box).abs().max(1).values.min() < 2.0
+
+
+def test_a_peer_backbone_that_makes_fp32_tensors_runs_in_bf16():
+    """mmdet's Swin adds an fp32 attention mask to its scores inside forward:
+    autocast keeps the windows' matmuls in bf16 (the peer rows of
+    tools/benchmark.py --formats pytorch-bf16)."""
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+
+    class Detector(torch.nn.Module):  # (what to_reduced_precision reads of a detector)
+        def __init__(self):
+            super().__init__()
+            self.backbone = MODELS.build(dict(
+                type='SwinTransformer', embed_dims=16, depths=(2, 2), num_heads=(1, 2),
+                window_size=4, strides=(4, 2), out_indices=(0, 1)))
+    model = Detector().eval()  # (Swin's own train() returns None)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = model.backbone(x)
+        got = to_reduced_precision(model, torch.bfloat16).backbone(x)
+    assert [g.dtype for g in got] == [torch.bfloat16] * 2
+    assert max_rel_err([g.float() for g in got], list(expected)) <= BF16_TOLERANCE

@@ -147,3 +147,23 @@ def test_a_peer_runs_through_the_same_forms(trained_demo, tmp_path):
         assert ('ap' in row) == (model == DEMO.stem)
     assert 'initialised weights: no AP' in rows[(peer.stem, 'fp32')]['ap_note']
     assert report['models'][peer.stem]['params_m'] != report['models'][DEMO.stem]['params_m']
+
+
+def test_without_a_test_set_the_forms_are_timed_on_generated_images(trained_demo, tmp_path):
+    """COCO's configs on a machine without COCO: the forms still run, timed on
+    generated images of the test scale, and every row says why it has no AP."""
+    checkpoint, options = trained_demo
+    out = tmp_path / 'b.json'
+    missing = [f'test_dataloader.dataset.data_root={tmp_path / "no_coco"}/']
+    proc = call_tool('benchmark.py', DEMO, checkpoint, '--formats', 'fp32', '--images', 2,
+                     '--out', out, '--work-dir', tmp_path / 'forms',
+                     '--cfg-options', *options, *missing)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'no test set here' in proc.stdout
+    report = json.loads(out.read_text())
+    assert report['images'] == 2 and report['ann_file'] is None
+    [row] = report['rows']
+    assert 'ap' not in row and row['ap_note'].startswith('no test set')
+    assert row['latency_ms_p50'] > 0
+    images = sorted((tmp_path / 'forms' / 'generated_images').iterdir())
+    assert [p.name for p in images] == ['generated_320x256_000.png', 'generated_320x256_001.png']

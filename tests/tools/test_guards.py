@@ -55,6 +55,8 @@ RETINA = REPO / 'configs' / 'retinanet_vanillanet11.py'
      ['optim_wrapper.optimizer.weight_decay must be a number >= 0, got -1']),
     ('train_dataloader.num_workers=-1', ['train_dataloader.num_workers must be an int >= 0, '
                                          'got -1']),
+    ('val_dataloader.persistent_workers=True', ['val_dataloader.persistent_workers=True needs '
+                                                'worker processes, and num_workers is 0']),
     ('model.bbox_head.feat_channels=0', ['raised RuntimeError', 'expected weight to be at '
                                          'least 1']),
     ('train_cfg.max_epochs=1.5', ['train_cfg.max_epochs must be an int >= 1, got 1.5']),
