@@ -234,7 +234,8 @@ def label(row: dict) -> str:
 def models_to_run(args: argparse.Namespace, cfg: Config, work: str
                   ) -> Tuple[List[Tuple[str, str, str, bool]], Dict[str, dict]]:
     """(label, config written for the forms, checkpoint, trained) of the model
-    and of each --compare peer, and each one's :func:`model_size`; a model
+    and of each --compare peer, and each one's :func:`model_size` (all counted
+    at ``cfg``'s test scale, the size of the images they all run); a model
     without a checkpoint is timed with its initialised weights (written to a
     file: the deploy path takes one), no AP."""
     import torch
@@ -252,13 +253,13 @@ def models_to_run(args: argparse.Namespace, cfg: Config, work: str
         config = osp.join(folder, 'config.py')
         (cfg if i == 0 else load_config(path)).dump(config)
         trained = checkpoint is not None
-        model, model_cfg, _ = build_detector(config, checkpoint)
+        model, _, _ = build_detector(config, checkpoint)
         if not trained:
             checkpoint = osp.join(folder, 'initialised.pth')
             torch.save(dict(state_dict=model.state_dict(), meta=dict(initialised=True)),
                         checkpoint)
         models.append((name, config, checkpoint, trained))
-        sizes[name] = model_size(model, model_cfg)
+        sizes[name] = model_size(model, cfg)  # (every model at the main config's scale)
     return models, sizes
 
 
