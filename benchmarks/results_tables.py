@@ -33,8 +33,10 @@ def formats_table(result: dict) -> str:
         f'{name}: {m["params_m"]:.2f} M parameters, {m["gmac"]:.2f} GMAC at {m["shape"][1]}×'
         f'{m["shape"][0]}' + ('' if m['trained'] else ' (initialised weights: no AP)')
         for name, m in result['models'].items())
+    images = (f'{result["images"]} images' if result.get('ann_file') else
+              f'{result["images"]} generated images (no test set on the machine: no AP)')
     lines = [f'{runtime["cpu"]}, {runtime["threads"]} threads, torch {runtime["torch"]}; '
-             f'{result["images"]} images, {result["rounds"]} round(s), latency at batch 1, '
+             f'{images}, {result["rounds"]} round(s), latency at batch 1, '
              f'throughput at batch {result["batch"]}. Fused models: {models}.', '',
              f'`{result["command"]}`', '',
              '| model | form | engine | bbox AP | bbox AP50 | segm AP | p50 ms | p90 ms | images/s '
