@@ -35,9 +35,13 @@ def test_dry_run_writes_every_phase_of_the_gpu_evidence(tmp_path):
         assert set(row['forms']) == set(forms)
         assert all(f['fps_median'] > 0 for f in row['forms'].values())
         assert row['input_shape'][1:] == [64, 96]
+    # benchmarks/train_step_cost.py's own report, with and without with_cp
     train = report['train']
     assert [t['with_cp'] for t in train] == [False, True], train
-    assert all(t['step_s_median'] > 0 and t['loss'] is not None for t in train)
+    for t in train:
+        assert t['step_s_median'] > 0 and t['loss'] > 0 and t['batch'] == 1
+        assert t['peak_rss_mb'] >= t['rss_before_step_mb'] > 0
+    assert train[0]['params_m'] == train[1]['params_m']
 
 
 def test_without_a_bundle_or_a_gpu_it_stops_in_one_line(tmp_path):
