@@ -9,7 +9,7 @@ hooks, so mmdet's post-processing (box decoding, NMS) and a two-stage
 detector's RoI heads run in fp32, as they do in fp32 models. Each runs under
 ``torch.autocast`` too, for the tensors a module makes itself in fp32.
 """
-import functools
+import types
 from typing import List
 
 import torch
@@ -51,18 +51,21 @@ def reduced_precision_modules(model: nn.Module) -> List[nn.Module]:
             if m is not None]
 
 
+def _forward_in_autocast(self, *args, **kwargs):
+    """The module's own forward under ``torch.autocast`` to its reduced dtype."""
+    weight = next(self.parameters(), None)
+    with torch.autocast(weight.device.type if weight is not None else 'cpu',
+                        dtype=self.reduced_dtype):
+        return type(self).forward(self, *args, **kwargs)
+
+
 def _autocast(module: nn.Module, dtype: torch.dtype) -> None:
     """Run ``module``'s forward under ``torch.autocast`` to ``dtype`` on its
     device: what the module makes itself in fp32 (mmdet's Swin adds an fp32
-    attention mask to bf16 scores) still meets bf16 weights in bf16."""
-    forward = module.forward
-
-    @functools.wraps(forward)
-    def run(*args, **kwargs):
-        device = next(module.parameters()).device.type
-        with torch.autocast(device, dtype=dtype):
-            return forward(*args, **kwargs)
-    module.forward = run
+    attention mask to bf16 scores) still meets bf16 weights in bf16. (A bound
+    method: a deep copy of the module runs its own weights.)"""
+    module.reduced_dtype = dtype
+    module.forward = types.MethodType(_forward_in_autocast, module)
 
 
 def to_reduced_precision(model: nn.Module, dtype: torch.dtype) -> nn.Module:

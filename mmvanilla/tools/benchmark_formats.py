@@ -10,8 +10,8 @@ quantized by ONNX Runtime (``int8``) or by NNCF with its PERFORMANCE
 
 Each form runs in a process of its own (``mmvanilla.tools.measure_form``)
 on the same decoded images, the first --images of the config's test set (or,
-where the machine has no test set at all, generated images at its test scale:
-timed without AP):
+without a checkpoint on a machine that has no test set at all, generated
+images at its test scale: timed without AP):
 its detections give the COCO AP (one evaluation for every form:
 pycocotools over the images run), batch 1 timed from the decoded image to
 the detections (p50, p90), throughput at --batch, the process's peak
@@ -70,17 +70,21 @@ def parse_engines(text: str) -> List[str]:
     return list(dict.fromkeys(engines))
 
 
-def test_images(cfg: Config, limit: Optional[int], work: str) -> tuple:
+def test_images(cfg: Config, limit: Optional[int], work: str, timing_only: bool) -> tuple:
     """The first ``limit`` image files of the config's test set (all if
-    None), in its annotation file's order, and that file. Where the test set is
-    absent altogether (neither its annotation file nor its image folder: COCO
-    on a machine without it), ``limit`` (default 8) generated images at the
-    test scale, written into ``work``, and no annotation file: timed, no AP."""
+    None), in its annotation file's order, and that file. For a ``timing_only``
+    run (no checkpoint) where the test set is absent altogether (neither its
+    annotation file nor its image folder: COCO on a machine without it),
+    ``limit`` (default 8) generated images at the test scale, written into
+    ``work``, and no annotation file."""
     from mmvanilla.apis.config_checks import check_datasets
     data = cfg.test_dataloader.dataset
-    ann_file = osp.join(data.get('data_root', ''), data.ann_file)
+    ann_file = osp.join(data.get('data_root', ''), data.get('ann_file', ''))
     folder = osp.join(data.get('data_root', ''), data.get('data_prefix', {}).get('img', ''))
-    if not osp.exists(ann_file) and not osp.exists(folder):
+    if timing_only and data.get('ann_file') and not osp.exists(ann_file) \
+            and not osp.exists(folder):
+        print(f'note: no test set here ({ann_file} and {folder} are absent): timed on '
+              'generated images, without AP', flush=True)
         return generated_images(cfg, limit or 8, osp.join(work, 'generated_images')), None
     check_datasets(cfg, ['test'])
     with open(ann_file) as f:
@@ -89,12 +93,21 @@ def test_images(cfg: Config, limit: Optional[int], work: str) -> tuple:
     return [osp.join(folder, n) for n in names], ann_file
 
 
+def resize_scale(cfg: Config) -> Tuple[int, int]:
+    """(width, height) of the test pipeline's Resize (a number: a square; none,
+    or a scale_factor: mmdet's 1333x800)."""
+    scale = next((t.get('scale') for t in cfg.test_dataloader.dataset.get('pipeline', [])
+                  if t['type'] == 'Resize'), None)
+    if isinstance(scale, (int, float)):
+        return int(scale), int(scale)
+    return tuple(int(v) for v in scale) if scale else (1333, 800)
+
+
 def generated_images(cfg: Config, count: int, folder: str) -> List[str]:
-    """``count`` random images (seeded) of the test pipeline's Resize scale, as
-    PNG files in ``folder``."""
+    """``count`` random images (seeded) of the test scale, as PNG files in
+    ``folder``."""
     import cv2
-    width, height = next((t['scale'] for t in cfg.test_dataloader.dataset.pipeline
-                          if t['type'] == 'Resize'), (1333, 800))
+    width, height = resize_scale(cfg)
     os.makedirs(folder, exist_ok=True)
     rng = np.random.default_rng(0)
     paths = []
@@ -111,9 +124,7 @@ def model_size(model, cfg: Config) -> dict:
     config's test scale (get_flops.py's count)."""
     from mmvanilla.models import switch_to_deploy
     from mmvanilla.tools.get_flops import count, without_onednn_plan
-    scale = next((t['scale'] for t in cfg.test_dataloader.dataset.pipeline
-                  if t['type'] == 'Resize'), (1333, 800))
-    shape = (min(scale), max(scale))
+    shape = tuple(sorted(resize_scale(cfg)))
     switch_to_deploy(model)
     with without_onednn_plan():
         counted = count(model, shape)
@@ -280,15 +291,12 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
     cfg = load_config(args.config, args.cfg_options)
     work = args.work_dir or osp.join('work_dirs', 'benchmark',
                                      osp.splitext(osp.basename(args.config))[0])
-    images, ann_file = test_images(cfg, args.images, work)
+    images, ann_file = test_images(cfg, args.images, work, timing_only=not args.checkpoint)
     models, sizes = models_to_run(args, cfg, work)
     jobs = [(m, f, e) for m in models for f in forms
             for e in (engines if FORMS[f][0] == 'artefact' else [None])]
     if not models[0][3]:
         print('note: no CHECKPOINT: initialised weights, timed without AP', flush=True)
-    if ann_file is None:
-        print(f'note: no test set here ({cfg.test_dataloader.dataset.ann_file}): timed on '
-              'generated images, without AP', flush=True)
     print(f'{len(jobs)} forms of {len(models)} model(s), {args.rounds} round(s), on '
           f'{len(images)} images of {ann_file or osp.dirname(images[0])}', flush=True)
     specs, reports = {}, {}

@@ -99,6 +99,7 @@ def test_a_peer_backbone_that_makes_fp32_tensors_runs_in_bf16():
             self.backbone = MODELS.build(dict(
                 type='SwinTransformer', embed_dims=16, depths=(2, 2), num_heads=(1, 2),
                 window_size=4, strides=(4, 2), out_indices=(0, 1)))
+    torch.manual_seed(0)
     model = Detector().eval()  # (Swin's own train() returns None)
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():

@@ -154,14 +154,17 @@ def test_a_peer_runs_through_the_same_forms(trained_demo, tmp_path):
 
 
 def test_without_a_test_set_the_forms_are_timed_on_generated_images(trained_demo, tmp_path):
-    """COCO's configs on a machine without COCO: the forms still run, timed on
-    generated images of the test scale, and every row says why it has no AP."""
+    """COCO's configs on a machine without COCO: without a checkpoint the forms
+    are still timed, on generated images of the test scale, and every row says
+    why it has no AP; with one (AP expected), the missing test set is an error."""
     checkpoint, options = trained_demo
     out = tmp_path / 'b.json'
-    missing = [f'test_dataloader.dataset.data_root={tmp_path / "no_coco"}/']
-    proc = call_tool('benchmark.py', DEMO, checkpoint, '--formats', 'fp32', '--images', 2,
-                     '--out', out, '--work-dir', tmp_path / 'forms',
-                     '--cfg-options', *options, *missing)
+    missing = [*options, f'test_dataloader.dataset.data_root={tmp_path / "no_coco"}/']
+    proc = call_tool('benchmark.py', DEMO, checkpoint, '--formats', 'fp32', '--out', out,
+                     '--work-dir', tmp_path / 'forms', '--cfg-options', *missing)
+    one_line_error(proc, 'no_coco')
+    proc = call_tool('benchmark.py', DEMO, '--formats', 'fp32', '--images', 2, '--out', out,
+                     '--work-dir', tmp_path / 'forms', '--cfg-options', *missing)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'no test set here' in proc.stdout
     report = json.loads(out.read_text())
