@@ -6,7 +6,7 @@ dataloader worker, mismatched FPN channels in the first forward pass.
 import json
 import math
 import os.path as osp
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -540,15 +540,22 @@ def check_pipelines(cfg: Config, splits: List[str]) -> None:
                                           f'height) in pixels, both >= 1')
 
 
-def padded_test_shape(cfg: Config) -> tuple:
-    """(height, width) of an image after the test pipeline's Resize, padded to 32."""
+def resize_scale(cfg: Config) -> Tuple[int, int]:
+    """(width, height) of the test pipeline's Resize; mmdet's (1333, 800) where
+    it names no (width, height) pair."""
     loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
     steps = next((d.get('pipeline') or [] for _, _, d in
                   _dataset_files(loader.get('dataset') or {})), [])
     scale = next((t.get('scale') for t in steps if t.get('type') == 'Resize'), None)
     if not (isinstance(scale, (tuple, list)) and len(scale) == 2):
         scale = (1333, 800)
-    return tuple(-(-int(v) // 32) * 32 for v in (scale[1], scale[0]))
+    return int(scale[0]), int(scale[1])
+
+
+def padded_test_shape(cfg: Config) -> tuple:
+    """(height, width) of an image after the test pipeline's Resize, padded to 32."""
+    width, height = resize_scale(cfg)
+    return tuple(-(-v // 32) * 32 for v in (height, width))
 
 
 def check_model_runs(cfg: Config) -> None:

@@ -109,8 +109,7 @@ def export_network_checked(model, graph: str, shape: Tuple[int, int], path: str
         def forward(self, x):
             return tuple(self.backbone(x))
 
-    engine_versions(names=('onnx', 'onnxruntime'))  # one line if either is missing
-    import onnxruntime as ort
+    import onnxruntime as ort  # (tools/deploy.py checked it is there: engine_versions)
     if graph == 'network' and hasattr(model, 'roi_head'):
         raise ConfigError('--graph network: a two-stage detector runs NMS and RoIAlign inside '
                           'its network; deploy it end to end (the default --graph), or export '

@@ -93,20 +93,12 @@ def test_images(cfg: Config, limit: Optional[int], work: str, timing_only: bool)
     return [osp.join(folder, n) for n in names], ann_file
 
 
-def resize_scale(cfg: Config) -> Tuple[int, int]:
-    """(width, height) of the test pipeline's Resize (a number: a square; none,
-    or a scale_factor: mmdet's 1333x800)."""
-    scale = next((t.get('scale') for t in cfg.test_dataloader.dataset.get('pipeline', [])
-                  if t['type'] == 'Resize'), None)
-    if isinstance(scale, (int, float)):
-        return int(scale), int(scale)
-    return tuple(int(v) for v in scale) if scale else (1333, 800)
-
-
 def generated_images(cfg: Config, count: int, folder: str) -> List[str]:
     """``count`` random images (seeded) of the test scale, as PNG files in
     ``folder``."""
     import cv2
+
+    from mmvanilla.apis.config_checks import resize_scale
     width, height = resize_scale(cfg)
     os.makedirs(folder, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -122,6 +114,7 @@ def generated_images(cfg: Config, count: int, folder: str) -> List[str]:
 def model_size(model, cfg: Config) -> dict:
     """Parameters and multiply-accumulates of ``model`` fused (in place), at the
     config's test scale (get_flops.py's count)."""
+    from mmvanilla.apis.config_checks import resize_scale
     from mmvanilla.models import switch_to_deploy
     from mmvanilla.tools.get_flops import count, without_onednn_plan
     shape = tuple(sorted(resize_scale(cfg)))
