@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU evidence on a bare GPU machine (Python 3.12 with torch, numpy, OpenCV, matplotlib
 # and scipy; no OpenMMLab, no network), in one run that writes one JSON. What it lacks
-# comes in the bundle that benchmarks/gpu_bundle.sh packs here (~10 MB: mmcv's source,
+# comes in the bundle that benchmarks/gpu_bundle.sh packs here (mmcv's source,
 # the OpenMMLab wheels); carry the bundle with the repository, then there:
 #
 #   bash benchmarks/gpu_evidence.sh --out $OUT/gpu_evidence.json [--budget 540]

@@ -68,7 +68,7 @@ if [[ -f $stamp && $(cat "$stamp") == "$want $(planned_key)" ]] && check; then
   exit 0
 fi
 
-echo "[setup] creating/updating $venv (first run: ~5 min with a prebuilt mmcv wheel, ~20 min without)"
+echo "[setup] creating/updating $venv (first run on a 2-core Xeon: 2 min with a fitting mmcv wheel, 12 min without: docs/results/setup_xeon.log)"
 [[ -x $venv/bin/python ]] || "$python" -m venv "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 export PATH=$venv/bin:$PATH   # the build finds the venv's ninja (without it: a serial build)
@@ -103,7 +103,7 @@ elif [[ ${plan[OPS]} == cpu && -d $shared ]] && ls "$shared"/mmcv-$MMCV_VERSION-
   echo "[setup] mmcv wheel from $shared (its ops check passed)"
 else
   if [[ -n ${plan[BUILD_PROBLEM]} ]]; then echo "error: ${plan[BUILD_PROBLEM]}" >&2; exit 2; fi
-  echo "[setup] no fitting mmcv $MMCV_VERSION wheel; building it from source (~17 min on 2 cores for CPU ops)"
+  echo "[setup] no fitting mmcv $MMCV_VERSION wheel; building it from source (most of a first run: docs/results/setup_xeon.log)"
   "${pip[@]}" install -q "setuptools<70" ninja   # mmcv's setup.py imports pkg_resources
   command -v ninja >/dev/null || echo "[setup] warning: no ninja: the build runs serially" >&2
   src=$(mktemp -d)

@@ -13,11 +13,15 @@ from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.errors import ConfigError
 
 
+#: training images calibrated on when --calib-images is not given
+CALIB_IMAGES = 300
+
+
 def add_calibration_arg(parser: argparse.ArgumentParser) -> None:
     """--calib-images and --quantizer, the INT8 options."""
     from mmvanilla.deploy.quantization import QUANTIZERS
-    parser.add_argument('--calib-images', type=int, default=300,
-                        help='int8: training images to calibrate on (default 300)')
+    parser.add_argument('--calib-images', type=int,
+                        help=f'int8: training images to calibrate on (default {CALIB_IMAGES})')
     parser.add_argument('--quantizer', choices=QUANTIZERS, default=QUANTIZERS[0],
                         help='int8: ONNX Runtime\'s static quantization (default), or NNCF '
                         'with its PERFORMANCE (nncf) or MIXED (nncf-mixed) preset')
@@ -48,7 +52,8 @@ def deployment_inputs(cfg, model, precision: str, calib_images: int
 def prepare(args, precision: str):
     """The fused detector, its config and meta, its example inputs and (int8)
     calibration inputs; every check before the slow steps."""
-    if args.calib_images < 1:
+    calib_images = CALIB_IMAGES if args.calib_images is None else args.calib_images
+    if calib_images < 1:
         raise ConfigError('--calib-images must be >= 1')
     if precision == 'int8':  # quantization needs onnx, ONNX Runtime, OpenVINO (and NNCF)
         engine_versions(names=ENGINES[:3] + (('nncf',) if args.quantizer != 'onnxruntime'
@@ -59,7 +64,7 @@ def prepare(args, precision: str):
     if precision == 'int8':
         check_datasets(cfg, ['train'])  # the calibration images, up front
     switch_to_deploy(model)
-    return (model, cfg, meta) + deployment_inputs(cfg, model, precision, args.calib_images)
+    return (model, cfg, meta) + deployment_inputs(cfg, model, precision, calib_images)
 
 
 #: what deployment may use: ONNX export, its engines, and NNCF (--quantizer nncf)

@@ -32,7 +32,7 @@ from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
 from mmvanilla.apis.config import command_line, model_tool_parser
-from mmvanilla.apis.config_checks import check_datasets
+from mmvanilla.apis.config_checks import check_datasets, resize_scale
 from mmvanilla.apis.detector import array_test_pipeline, build_detector
 from mmvanilla.utils.timing import cuda_device, cuda_fp32_math, timed
 from mmvanilla.deploy import add_precision_arg, resolve_precision
@@ -100,8 +100,7 @@ def load_images(cfg: Config, count: int) -> Tuple[List[dict], str]:
             dataset = DATASETS.build(dataset_cfg)
         return [dataset[i % len(dataset)] for i in range(count)], f'test set {ann}'
     pipeline = array_test_pipeline(cfg)
-    scale = next((t['scale'] for t in dataset_cfg.pipeline if t['type'] == 'Resize'),
-                 (1280, 800))
+    scale = resize_scale(cfg)
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (scale[1], scale[0], 3), dtype=np.uint8)
               for _ in range(min(count, 4))]

@@ -62,8 +62,12 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         'config\'s test size, padded to 32)')
     add_calibration_arg(parser)
     args = parser.parse_args(argv)
-    if args.quantizer != 'onnxruntime' and args.precision != 'int8':
-        parser.error(f'--quantizer {args.quantizer} is for --precision int8')
+    if args.precision != 'int8':
+        if args.quantizer != 'onnxruntime':
+            parser.error(f'--quantizer {args.quantizer} is for --precision int8')
+        if args.calib_images is not None:
+            parser.error('--calib-images is for --precision int8 (the other forms calibrate '
+                         'nothing)')
     if args.graph != 'end-to-end' and args.precision != 'fp32':
         parser.error(f'--graph {args.graph} writes an fp32 graph; --precision '
                      f'{args.precision} is for the end-to-end artefact (the default --graph)')

@@ -87,6 +87,9 @@ def test_network_only_graphs_match_pytorch(trained_retinanet, tmp_path):
     proc = call_tool('deploy.py', CONFIG, checkpoint, tmp_path / 'x', '--quantizer', 'nncf',
                      '--cfg-options', *options)
     one_line_error(proc, '--quantizer nncf is for --precision int8')
+    proc = call_tool('deploy.py', CONFIG, checkpoint, tmp_path / 'x', '--graph', 'network',
+                     '--calib-images', 8, '--cfg-options', *options)
+    one_line_error(proc, '--calib-images is for --precision int8')
     assert not (tmp_path / 'x').exists()
 
 
