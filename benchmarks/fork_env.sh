@@ -2,8 +2,9 @@
 # mmvanilla beside the maintained fork of OpenMMLab (onedl-mmcv, onedl-mmengine,
 # onedl-mmdetection, onedl-mmpretrain: the same import names, outside pyproject.toml's
 # ranges), set up the way README's "An environment you already have" says, then the
-# demo's steps and the suite run in it, as one log with each step's time. Not part of
-# CI: building onedl-mmcv from source takes longer than the suite.
+# demo's steps and the suite run in it, as one log with each step's time; the demo also
+# trains on the images this repository's .venv generates, as a cross-check. Not part
+# of CI: building onedl-mmcv from source takes longer than the suite.
 #
 #   bash benchmarks/fork_env.sh > docs/results/fork_onedl_<cpu>.log 2>&1
 #
@@ -63,5 +64,27 @@ step "demo: dataset" 1 "$py" tools/make_shapes_dataset.py data/shapes
 step "demo: train.py" 8 "$py" tools/train.py "$config" --work-dir work_dirs/demo
 step "demo: test.py --deploy" 4 "$py" tools/test.py "$config" work_dirs/demo/epoch_24.pth \
   --deploy --work-dir work_dirs/demo/deploy_test
+# the same demo on the images the tested stack (this repository's .venv) generates:
+# the generator draws with OpenCV, whose versions differ in a few pixels
+tested=$repo/.venv/bin/python
+if [[ -x $tested ]]; then
+  step "demo: the tested stack's dataset" 1 "$tested" tools/make_shapes_dataset.py data/shapes_venv
+  opencv=$("$py" -c 'import cv2; print(cv2.__version__)'),$("$tested" -c 'import cv2; print(cv2.__version__)')
+  step "images that differ (OpenCV ${opencv%,*} here, ${opencv#*,} in .venv)" 1 "$py" -c "
+import glob, cv2, numpy as np
+pairs = [(p, p.replace('data/shapes/', 'data/shapes_venv/'))
+         for p in sorted(glob.glob('data/shapes/*/*.png'))]
+diffs = [np.abs(cv2.imread(a).astype(int) - cv2.imread(b).astype(int)) for a, b in pairs]
+changed = [d for d in diffs if d.any()]
+print(f'{len(changed)} of {len(pairs)} images differ; at most {max((d.max() for d in changed), default=0)}'
+      f' grey level(s) in at most {max((int((d > 0).sum()) for d in changed), default=0)} values')"
+  options=()
+  for split in train val test; do options+=("${split}_dataloader.dataset.data_root=data/shapes_venv/"); done
+  for split in val test; do options+=("${split}_evaluator.ann_file=data/shapes_venv/annotations/instances_val.json"); done
+  step "demo: train.py on the tested stack's images" 8 "$py" tools/train.py "$config" \
+    --work-dir work_dirs/demo_venv_images --cfg-options "${options[@]}"
+else
+  echo "(no $tested: the demo on the tested stack's images is skipped)"
+fi
 step "suite" 25 "$py" -m pytest -q -rf -p no:cacheprovider
 exit 0
