@@ -69,8 +69,9 @@ step "demo: test.py --deploy" 4 "$py" tools/test.py "$config" work_dirs/demo/epo
 tested=$repo/.venv/bin/python
 if [[ -x $tested ]]; then
   step "demo: the tested stack's dataset" 1 "$tested" tools/make_shapes_dataset.py data/shapes_venv
-  opencv=$("$py" -c 'import cv2; print(cv2.__version__)'),$("$tested" -c 'import cv2; print(cv2.__version__)')
-  step "images that differ (OpenCV ${opencv%,*} here, ${opencv#*,} in .venv)" 1 "$py" -c "
+  opencv_version='import cv2; print(cv2.__version__)'
+  here=$("$py" -c "$opencv_version") there=$("$tested" -c "$opencv_version")
+  step "images that differ (OpenCV $here here, $there in .venv)" 1 "$py" -c "
 import glob, cv2, numpy as np
 pairs = [(p, p.replace('data/shapes/', 'data/shapes_venv/'))
          for p in sorted(glob.glob('data/shapes/*/*.png'))]

@@ -64,8 +64,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         help='--formats: the batch of the throughput figure')
     parser.add_argument('--work-dir', help='--formats: where the artefacts go (default '
                         'work_dirs/benchmark/<config name>)')
-    parser.add_argument('--calib-images', type=int, default=300,
-                        help='--formats int8: training images to calibrate on')
+    parser.add_argument('--calib-images', type=int,
+                        help='--formats int8: training images to calibrate on (default: '
+                        'tools/deploy.py\'s)')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--no-fuse', action='store_true', help='time the unfused model only')
     mode.add_argument('--compare', nargs='*', metavar='PEER_CONFIG[=CKPT]',

@@ -126,15 +126,18 @@ def model_size(model, cfg: Config) -> dict:
 
 
 def deploy_form(config: str, checkpoint: str, form: str, folder: str,
-                calib_images: int) -> None:
-    """The artefact of ``tools/deploy.py`` (its output guard, its checks)."""
+                calib_images: Optional[int]) -> None:
+    """The artefact of ``tools/deploy.py`` (its output guard, its checks;
+    its number of calibration images unless ``calib_images`` is given)."""
     _, precision, quantizer = FORMS[form]
     from mmvanilla.tools.deploy import main as deploy
     from mmvanilla.utils.console import stdout_to_log
     from mmengine.logging import MMLogger
     argv = [config, checkpoint, folder, '--precision', precision]
     if precision == 'int8':
-        argv += ['--calib-images', str(calib_images), '--quantizer', quantizer]
+        argv += ['--quantizer', quantizer]
+        if calib_images is not None:
+            argv += ['--calib-images', str(calib_images)]
     with stdout_to_log(MMLogger.get_current_instance()):
         deploy(argv)
 
