@@ -44,6 +44,11 @@ from mmvanilla.utils.errors import ConfigError
 from mmvanilla.utils.paths import atomic_output, check_outputs, writable_file
 
 
+#: options that only --formats reads, and those only the timing without it reads
+FORMATS_ONLY = ('engines', 'images', 'batch', 'work_dir', 'calib_images', 'rounds')
+TIMING_ONLY = ('warmup', 'iters')
+
+
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = model_tool_parser(__doc__)
     parser.add_argument('config')
@@ -87,7 +92,16 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument('--tf32', action='store_true',
                         help='on CUDA, let fp32 matmuls and convolutions run in TF32 (Ampere '
                         'and later); off by default, so that fp32 is fp32')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # (an option of the other mode would be accepted and ignored)
+    unused, fix = ((TIMING_ONLY, 'the timing without --formats (with it, use --images and '
+                    '--rounds)') if args.formats
+                   else (FORMATS_ONLY, '--formats: add --formats FORM,... or leave it out'))
+    given = [f'--{dest.replace("_", "-")}' for dest in unused
+             if getattr(args, dest) != parser.get_default(dest)]
+    if given:
+        parser.error(f'{", ".join(given)} {"is" if len(given) == 1 else "are"} for {fix}')
+    return args
 
 
 def load_images(cfg: Config, count: int) -> Tuple[List[dict], str]:

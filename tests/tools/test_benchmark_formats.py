@@ -121,6 +121,13 @@ def test_formats_misuse_is_one_line(trained_demo, tmp_path):
     proc = call_tool('benchmark.py', DEMO, checkpoint, '--formats', 'fp32', '--engines', 'tvm',
                      '--out', tmp_path / 'b.json', '--cfg-options', *options)
     one_line_error(proc, "--engines 'tvm': choose from openvino,onnxruntime")
+    # an option of the other mode is refused, not ignored
+    proc = call_tool('benchmark.py', DEMO, checkpoint, '--calib-images', 8, '--rounds', 2,
+                     '--out', tmp_path / 'b.json', '--cfg-options', *options)
+    one_line_error(proc, '--calib-images, --rounds are for --formats: add --formats')
+    proc = call_tool('benchmark.py', DEMO, checkpoint, '--formats', 'fp32', '--iters', 3,
+                     '--out', tmp_path / 'b.json', '--cfg-options', *options)
+    one_line_error(proc, '--iters is for the timing without --formats')
     assert not (tmp_path / 'b.json').exists()
 
 
