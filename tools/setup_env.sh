@@ -13,6 +13,7 @@
 #   TORCH_CUDA_ARCH_LIST="8.0;9.0"  GPU architectures of a CUDA build (default: the visible
 #                    GPUs', else tools/setup_plan.py's DEFAULT_ARCHS); CUDA_HOME: the toolkit
 #   MMVANILLA_WHEELS=dir  extra --find-links dir (default: ../shared/wheels if present)
+#   MIN_FREE_GB=8    free disk a new venv needs (torch's CUDA build is most of its 6.8 GB)
 #
 # mmcv wheels are cached in ~/.cache/mmvanilla/wheels/<key>, the key naming what a
 # wheel was built against (Python, torch and its CUDA, CPU or CUDA ops, architectures):
@@ -66,6 +67,17 @@ PY
 if [[ -f $stamp && $(cat "$stamp") == "$want $(planned_key)" ]] && check; then
   echo "[setup] environment at $venv is complete"
   exit 0
+fi
+
+# Pre-flight: a full disk must stop here with one line, not as an OSError half-way
+# through pip (a CI machine once had too little free space for torch).
+parent=$venv; until [[ -d $parent ]]; do parent=$(dirname "$parent"); done
+have_kb=$(df -Pk "$parent" | awk 'NR==2 {print $4}')
+used_kb=0; [[ -d $venv ]] && used_kb=$(du -sk "$venv" | cut -f1)
+need_kb=$(( ${MIN_FREE_GB:-8} * 1024 * 1024 - used_kb ))
+if (( have_kb < need_kb )); then
+  echo "error: $(( have_kb / 1024 )) MB free on the disk of $venv; setting it up needs about $(( need_kb / 1024 )) MB more (a complete venv is 6.8 GB: docs/results/setup_xeon.log). Free space, or set VENV= to a directory on a larger disk" >&2
+  exit 2
 fi
 
 echo "[setup] creating/updating $venv (first run on a 2-core Xeon: 2 min with a fitting mmcv wheel, 12 min without: docs/results/setup_xeon.log)"
