@@ -12,20 +12,22 @@ from tests.tools.test_bad_inputs import one_line_error
 
 DEMO = REPO / 'configs' / 'demo' / 'retinanet_vanillanet_tiny_shapes.py'
 EPOCHS = 6
-#: AP50 of the fused model after 6 epochs: 0.281 on an Intel Xeon (AMX); a broken
-#: label mapping or a fusion before deep training ends gives about 0. A weakened
-#: layer decay still learns (decay 0.1: AP50 0.26), so the test reads the run's own
-#: learning rates for it
-AP50_FLOOR = 0.15
+#: AP50 of the fused model after 6 epochs, in the steep part of learning where the
+#: CPU's arithmetic moves it as much as the seed does: 0.281 on an Intel Xeon (AMX),
+#: 0.175 on an AMD EPYC Zen 3 (AVX2), and 0.352, 0.280, 0.349 there with seeds 1-3.
+#: A broken label mapping or a fusion before deep training ends gives about 0, so the
+#: floor sits at half the lowest seen. A weakened layer decay still learns (decay 0.1:
+#: AP50 0.26), so the test reads the run's own learning rates for it
+AP50_FLOOR = 0.08
 
 
 def demo_options(root: str):
     """The demo on the generated shapes at ``root``, its schedule cut to EPOCHS
-    (deep training over the first half)."""
+    (deep training over the first half), with no validation (the tools measure)."""
     data = [f'{split}_dataloader.dataset.data_root={root}/' for split in ('train', 'val', 'test')]
     ann = f'{root}/annotations/instances_val.json'
     return [*data, f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}',
-            f'train_cfg.max_epochs={EPOCHS}', f'train_cfg.val_interval={EPOCHS}',
+            f'train_cfg.max_epochs={EPOCHS}', f'train_cfg.val_interval={EPOCHS + 1}',
             f'custom_hooks.0.epochs={EPOCHS // 2}', f'param_scheduler.1.milestones=[{EPOCHS - 1}]',
             f'param_scheduler.1.end={EPOCHS}',
             *(f'{split}_dataloader.{k}' for split in ('train', 'val', 'test')
