@@ -73,6 +73,11 @@ EMULATED_BF16_ENV = 'MMVANILLA_EMULATED_BF16'
 INT8_ARTEFACT_KEY = 'int8_artefact'
 
 
+#: why bf16 does not run on this CPU (resolve_precision runs fp32 instead)
+NO_NATIVE_BF16 = ('this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16 in '
+                  '/proc/cpuinfo), where bf16 is emulated and slower than fp32')
+
+
 def resolve_precision(precision: str, device: str = 'cpu', notice=print) -> str:
     """The precision to run: ``precision`` itself, or fp32 with one message
     (through ``notice``) where a CPU lacks native bf16. Impossible requests
@@ -91,10 +96,8 @@ def resolve_precision(precision: str, device: str = 'cpu', notice=print) -> str:
             notice(f'note: {EMULATED_BF16_ENV}=1: bf16 emulated on a CPU without native '
                    'bf16 (slower than fp32; the rounding, and so the accuracy, is bf16\'s)')
             return precision
-        notice('note: this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16 '
-               'in /proc/cpuinfo), where bf16 is emulated and slower than fp32: '
-               f'running fp32 instead ({EMULATED_BF16_ENV}=1 runs it anyway, to check '
-               'its accuracy)')
+        notice(f'note: {NO_NATIVE_BF16}: running fp32 instead ({EMULATED_BF16_ENV}=1 '
+               'runs it anyway, to check its accuracy)')
         return 'fp32'
     return precision
 

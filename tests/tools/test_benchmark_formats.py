@@ -83,7 +83,8 @@ def test_the_demo_learns_and_every_form_keeps_its_ap(trained_demo, tmp_path):
     for form in ('int8', 'int8-nncf'):  # (the artefact's key after the other options)
         same_form[form] = [f'int8_artefact={forms / DEMO.stem / form}', '--precision', 'int8']
     if 'error' in rows['pytorch-bf16']:  # a CPU without native bf16: the row says so
-        assert 'bf16' in rows['pytorch-bf16']['error']
+        assert 'no native bf16' in rows['pytorch-bf16']['error']
+        assert 'running fp32' not in rows['pytorch-bf16']['error']  # (a row runs its form)
     else:
         same_form['pytorch-bf16'] = ['--precision', 'bf16']
     tested = {}  # (pytorch and fp32 are both --deploy's: one run)
