@@ -278,6 +278,7 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
     from mmvanilla.deploy.precision import EMULATED_BF16_ENV, NO_NATIVE_BF16, resolve_precision
     from mmvanilla.runtime import runtime_description
     from mmvanilla.utils.paths import atomic_output
+    from mmvanilla_runtime.engines import check_precision_runs
     forms, engines = parse_formats(args.formats), parse_engines(args.engines)
     if args.precision != 'fp32' or args.tf32 or args.no_fuse:
         raise ConfigError('--formats names each form itself (pytorch-bf16, int8, ...): drop '
@@ -295,7 +296,7 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
         print('note: no CHECKPOINT: initialised weights, timed without AP', flush=True)
     print(f'{len(jobs)} forms of {len(models)} model(s), {args.rounds} round(s), on '
           f'{len(images)} images of {ann_file or osp.dirname(images[0])}', flush=True)
-    specs, reports = {}, {}
+    specs, reports, deployed = {}, {}, set()
     bar = ProgressBar(len(jobs) * args.rounds)
     for round_ in range(args.rounds):  # every form once per round, in turn
         for (name, config, checkpoint, _), form, engine in jobs:
@@ -312,8 +313,10 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
                             raise ConfigError(f'{NO_NATIVE_BF16} ({EMULATED_BF16_ENV}=1 '
                                               'times it anyway)')
                     else:
+                        check_precision_runs(precision, engine)  # (before deploying for it)
                         spec['folder'] = osp.join(work, name, form)
-                        if engine == engines[0]:  # (one artefact for every engine)
+                        if spec['folder'] not in deployed:  # (one artefact for every engine)
+                            deployed.add(spec['folder'])
                             deploy_form(config, checkpoint, form, spec['folder'],
                                         args.calib_images)
                     specs[key] = spec
