@@ -71,12 +71,16 @@ fi
 
 # Pre-flight: a full disk must stop here with one line, not as an OSError half-way
 # through pip (a CI machine once had too little free space for torch).
+min_gb=${MIN_FREE_GB:-8}
+[[ $min_gb =~ ^[0-9]+$ ]] || { echo "error: MIN_FREE_GB must be a whole number of GB, got '$min_gb'" >&2; exit 2; }
 parent=$venv; until [[ -d $parent ]]; do parent=$(dirname "$parent"); done
-have_kb=$(df -Pk "$parent" | awk 'NR==2 {print $4}')
-used_kb=0; [[ -d $venv ]] && used_kb=$(du -sk "$venv" | cut -f1)
-need_kb=$(( ${MIN_FREE_GB:-8} * 1024 * 1024 - used_kb ))
-if (( have_kb < need_kb )); then
-  echo "error: $(( have_kb / 1024 )) MB free on the disk of $venv; setting it up needs about $(( need_kb / 1024 )) MB more (a complete venv is 6.8 GB: docs/results/setup_xeon.log). Free space, or set VENV= to a directory on a larger disk" >&2
+have_kb=$(df -Pk "$parent" 2>/dev/null | awk 'NR==2 {print $4}' || true)
+used_kb=0; [[ -d $venv ]] && used_kb=$(du -sk "$venv" 2>/dev/null | cut -f1 || true)
+need_kb=$(( min_gb * 1024 * 1024 - ${used_kb:-0} ))
+if [[ ! $have_kb =~ ^[0-9]+$ ]]; then
+  echo "[setup] warning: df could not read the free space of $parent; going on without the disk check" >&2
+elif (( have_kb < need_kb )); then
+  echo "error: $(( have_kb / 1024 )) MB free on the disk of $venv, and setting it up there needs about $(( need_kb / 1024 )) MB (a complete venv is 6.8 GB: docs/results/setup_xeon.log). Free space, or set VENV= to a directory on a larger disk" >&2
   exit 2
 fi
 

@@ -279,6 +279,7 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
     from mmvanilla.runtime import runtime_description
     from mmvanilla.utils.paths import atomic_output
     from mmvanilla_runtime.engines import check_precision_runs
+    from mmvanilla_runtime.errors import RuntimeInputError
     forms, engines = parse_formats(args.formats), parse_engines(args.engines)
     if args.precision != 'fp32' or args.tf32 or args.no_fuse:
         raise ConfigError('--formats names each form itself (pytorch-bf16, int8, ...): drop '
@@ -296,7 +297,8 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
         print('note: no CHECKPOINT: initialised weights, timed without AP', flush=True)
     print(f'{len(jobs)} forms of {len(models)} model(s), {args.rounds} round(s), on '
           f'{len(images)} images of {ann_file or osp.dirname(images[0])}', flush=True)
-    specs, reports, deployed = {}, {}, set()
+    specs, reports = {}, {}
+    deployed = {}  # artefact folder: None, or why its deploy failed
     bar = ProgressBar(len(jobs) * args.rounds)
     for round_ in range(args.rounds):  # every form once per round, in turn
         for (name, config, checkpoint, _), form, engine in jobs:
@@ -316,11 +318,16 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
                         check_precision_runs(precision, engine)  # (before deploying for it)
                         spec['folder'] = osp.join(work, name, form)
                         if spec['folder'] not in deployed:  # (one artefact for every engine)
-                            deployed.add(spec['folder'])
-                            deploy_form(config, checkpoint, form, spec['folder'],
-                                        args.calib_images)
+                            deployed[spec['folder']] = None
+                            try:
+                                deploy_form(config, checkpoint, form, spec['folder'],
+                                            args.calib_images)
+                            except Exception as e:  # noqa: BLE001 - each engine's row says why
+                                deployed[spec['folder']] = e
+                        if deployed[spec['folder']] is not None:
+                            raise deployed[spec['folder']]
                     specs[key] = spec
-                except MMVanillaError as e:  # the row says why
+                except (MMVanillaError, RuntimeInputError) as e:  # the row says why
                     reports[key] = [dict(error=str(e))]
                 except Exception as e:  # noqa: BLE001 - e.g. an exporter's refusal: the row says why
                     reports[key] = [dict(error=describe(e))]

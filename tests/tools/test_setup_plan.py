@@ -124,11 +124,16 @@ def test_setup_env_plan_changes_nothing_and_sees_changed_settings():
 
 def test_setup_env_stops_in_one_line_when_the_disk_is_too_full(tmp_path):
     """A disk without room for torch stops before pip starts, and creates nothing."""
-    venv = tmp_path / 'deep' / 'venv'
-    proc = subprocess.run(['bash', str(REPO / 'tools' / 'setup_env.sh')],
-                          env={**as_started(), 'VENV': str(venv), 'MIN_FREE_GB': '100000000'},
-                          capture_output=True, text=True, timeout=120)
+    def setup(min_free_gb):
+        return subprocess.run(['bash', str(REPO / 'tools' / 'setup_env.sh')],
+                              env={**as_started(), 'VENV': str(tmp_path / 'deep' / 'venv'),
+                                   'MIN_FREE_GB': min_free_gb},
+                              capture_output=True, text=True, timeout=120)
+    proc = setup('100000000')
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.count('\n') == 1 and 'MB free on the disk of' in proc.stderr
     assert 'set VENV=' in proc.stderr and 'Traceback' not in proc.stderr
+    proc = setup('7.5')
+    assert proc.returncode == 2 and proc.stderr.count('\n') == 1
+    assert "MIN_FREE_GB must be a whole number of GB, got '7.5'" in proc.stderr
     assert not (tmp_path / 'deep').exists()
