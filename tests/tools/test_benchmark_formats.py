@@ -17,8 +17,9 @@ EPOCHS = 6
 #: EPYC Zen 3 (AVX2), 0.201, 0.352, 0.280, 0.349 for seeds 0-3 with two threads
 #: (docs/results/learning_floor_zen3.log) and 0.175 for seed 0 in the suite (one thread);
 #: 0.281 on an Intel Xeon (AMX) in an earlier session. A broken label mapping or a
-#: fusion before deep training ends gives about 0, so the floor sits at half the lowest. A weakened layer decay still learns (decay 0.1:
-#: AP50 0.26), so the test reads the run's own learning rates for it
+#: fusion before deep training ends gives about 0, so the floor sits at half the lowest.
+#: A weakened layer decay still learns (decay 0.1: AP50 0.26), so the test reads the
+#: run's own learning rates for it
 AP50_FLOOR = 0.08
 
 
