@@ -73,7 +73,8 @@ fi
 # through pip (a CI machine once had too little free space for torch).
 min_gb=${MIN_FREE_GB:-8}
 [[ $min_gb =~ ^[0-9]+$ ]] || { echo "error: MIN_FREE_GB must be a whole number of GB, got '$min_gb'" >&2; exit 2; }
-parent=$venv; until [[ -d $parent ]]; do parent=$(dirname "$parent"); done
+parent=$venv; until [[ -e $parent ]]; do parent=$(dirname "$parent"); done
+[[ -d $parent && -w $parent ]] || { echo "error: VENV=$venv cannot be made: $parent is $( [[ -d $parent ]] && echo 'not writable' || echo 'a file, not a directory'); set VENV= to a directory you can write" >&2; exit 2; }
 have_kb=$(df -Pk "$parent" 2>/dev/null | awk 'NR==2 {print $4}' || true)
 used_kb=0; [[ -d $venv ]] && used_kb=$(du -sk "$venv" 2>/dev/null | cut -f1 || true)
 need_kb=$(( min_gb * 1024 * 1024 - ${used_kb:-0} ))

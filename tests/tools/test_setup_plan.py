@@ -137,3 +137,13 @@ def test_setup_env_stops_in_one_line_when_the_disk_is_too_full(tmp_path):
     assert proc.returncode == 2 and proc.stderr.count('\n') == 1
     assert "MIN_FREE_GB must be a whole number of GB, got '7.5'" in proc.stderr
     assert not (tmp_path / 'deep').exists()
+
+
+def test_setup_env_stops_in_one_line_where_the_venv_cannot_be_made(tmp_path):
+    """A VENV under a file stops at the pre-flight, before pip starts."""
+    (tmp_path / 'file').write_text('')
+    proc = subprocess.run(['bash', str(REPO / 'tools' / 'setup_env.sh')],
+                          env={**as_started(), 'VENV': str(tmp_path / 'file' / 'venv')},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count('\n') == 1, proc.stdout + proc.stderr
+    assert 'is a file, not a directory; set VENV=' in proc.stderr
