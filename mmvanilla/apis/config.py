@@ -7,6 +7,7 @@ from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 
+import mmvanilla.patches as patches
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla.utils.paths import writable_dir
 from mmvanilla_runtime.outputs import artefact_folder_of
@@ -120,6 +121,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if not path.endswith(CONFIG_EXTENSIONS):
         raise ConfigError(f'config file {path!r} is not a config: give a .py file (mmengine '
                           f'also reads {", ".join(CONFIG_EXTENSIONS[1:])})')
+    patches.apply_config_caches()  # (before the plugin that the config imports)
     try:
         cfg = Config.fromfile(path)
     except Exception as e:  # noqa: BLE001 - a config is user code: any error is the user's
