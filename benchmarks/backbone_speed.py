@@ -24,20 +24,22 @@ import sys
 import tempfile
 from typing import Callable, Dict, List
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from mmvanilla.runtime import default_runtime_env, reexec_with_tuned_runtime, runtime_description
 
-from mmvanilla.apis.detector import max_rel_err
-from mmvanilla.utils.timing import paired_efficiency, timed
-from mmvanilla.models.backbones.onednn_plan import pack_conv_weight
-from mmvanilla.runtime import (
-    default_runtime_env,
-    reexec_with_tuned_runtime,
-    runtime_description,
-)
-from mmvanilla.utils.console import quiet_console
+if __name__ == '__main__':  # (glibc reads its settings at start-up: before the imports)
+    if '--no-tuned-runtime' in sys.argv:
+        os.environ['MMVANILLA_TUNED_RUNTIME'] = '0'
+    reexec_with_tuned_runtime()
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from mmvanilla.apis.detector import max_rel_err  # noqa: E402
+from mmvanilla.models.backbones.onednn_plan import pack_conv_weight  # noqa: E402
+from mmvanilla.utils.console import quiet_console  # noqa: E402
+from mmvanilla.utils.timing import paired_efficiency, timed  # noqa: E402
 
 GEMM_SIZES = (4096, 2048)
 #: (channels, (h, w)) of the 1x1 references: VanillaNet's widths at 1280x800's maps
@@ -147,9 +149,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.plain_child:
         return plain_child(args.plain_child, args.size, args.repeats)
-    if args.no_tuned_runtime:
-        os.environ['MMVANILLA_TUNED_RUNTIME'] = '0'
-    reexec_with_tuned_runtime()
     quiet_console()  # no per-parameter initialisation dump
 
     unfused, fused = build(args.arch)
