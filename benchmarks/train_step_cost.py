@@ -119,7 +119,7 @@ def run_case(name: str, with_cp: bool, args: argparse.Namespace) -> Optional[dic
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    from mmvanilla.apis.config import CfgOptionsAction
+    from mmvanilla.utils.cfg_options import CfgOptionsAction
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--cases', nargs='+', choices=list(CASES), default=list(CASES))

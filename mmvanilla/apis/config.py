@@ -5,31 +5,16 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import mmvanilla.patches as patches
+from mmvanilla.utils.cfg_options import CfgOptionsAction
 from mmvanilla.utils.errors import ConfigError
 from mmvanilla.utils.paths import writable_dir
 from mmvanilla_runtime.outputs import artefact_folder_of
 from mmvanilla_runtime.failures import OneLineParser
 
 CONFIG_EXTENSIONS = ('.py', '.json', '.yaml', '.yml')
-
-
-class CfgOptionsAction(DictAction):
-    """mmengine's ``--cfg-options`` parser; a value it cannot parse (an
-    unclosed bracket; ``dict(...)``, on which it recurses without end) is one
-    error line instead of an AssertionError or a RecursionError."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        try:
-            super().__call__(parser, namespace, values, option_string)
-        except (AssertionError, ValueError, RecursionError) as e:
-            detail = 'no dict(...) values: set their keys one by one, KEY.SUBKEY=VALUE, ' \
-                'or put them in a config file' if isinstance(e, RecursionError) else str(e)
-            raise ConfigError(f'--cfg-options {" ".join(values)!r} cannot be parsed ({detail}): '
-                              f'write KEY=VALUE, lists as KEY=[a,b] with brackets closed'
-                              ) from None
 
 
 def positive_int(text: str) -> int:
