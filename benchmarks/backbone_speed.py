@@ -36,9 +36,9 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from mmvanilla.apis.detector import max_rel_err  # noqa: E402
 from mmvanilla.models.backbones.onednn_plan import pack_conv_weight  # noqa: E402
 from mmvanilla.utils.console import quiet_console  # noqa: E402
+from mmvanilla.utils.numerics import max_rel_err  # noqa: E402
 from mmvanilla.utils.timing import paired_efficiency, timed  # noqa: E402
 
 GEMM_SIZES = (4096, 2048)

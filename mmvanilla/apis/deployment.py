@@ -102,7 +102,7 @@ def export_network_checked(model, graph: str, shape: Tuple[int, int], path: str
     import torch
     from torch import nn
 
-    from mmvanilla.apis.detector import max_rel_err
+    from mmvanilla.utils.numerics import max_rel_err
     from mmvanilla.deploy import DetectorNetwork
     from mmvanilla.deploy.onnx_export import IMAGE_AXES, export_onnx
 

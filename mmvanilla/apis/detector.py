@@ -93,7 +93,3 @@ def pre_nms_outputs(model: nn.Module, x: Tensor) -> List[Tensor]:
         return list(feats) + [t for level in head(feats) for t in level]
 
 
-def max_rel_err(got: List[Tensor], expected: List[Tensor]) -> float:
-    """Largest ``max|g - e| / max|e|`` over matching tensors."""
-    return max(((g - e).abs().max() / e.abs().max().clamp_min(1e-12)).item()
-               for g, e in zip(got, expected))

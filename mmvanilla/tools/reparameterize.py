@@ -17,9 +17,10 @@ import torch
 from mmengine.runner.checkpoint import save_checkpoint
 
 from mmvanilla.apis.config import model_tool_parser
-from mmvanilla.apis.detector import build_detector, max_rel_err, pre_nms_outputs
+from mmvanilla.apis.detector import build_detector, pre_nms_outputs
 from mmvanilla.models import switch_to_deploy
 from mmvanilla.utils.errors import ConfigError
+from mmvanilla.utils.numerics import max_rel_err
 from mmvanilla.utils.paths import atomic_output, check_folder_outputs, creatable_dir
 
 TOLERANCE = 1e-4

@@ -3,7 +3,8 @@ build, run and fuse as the one command uses them (--compare)."""
 import pytest
 import torch
 
-from mmvanilla.apis.detector import build_detector, max_rel_err, pre_nms_outputs
+from mmvanilla.apis.detector import build_detector, pre_nms_outputs
+from mmvanilla.utils.numerics import max_rel_err
 from mmvanilla.models import switch_to_deploy
 from tests.conftest import REPO
 

@@ -4,7 +4,8 @@ import copy
 
 import torch
 
-from mmvanilla.apis.detector import build_detector, max_rel_err, pre_nms_outputs
+from mmvanilla.apis.detector import build_detector, pre_nms_outputs
+from mmvanilla.utils.numerics import max_rel_err
 from mmvanilla.deploy import to_reduced_precision
 from mmvanilla.models import switch_to_deploy
 from tests.conftest import REPO, cli_options, val_batches

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from mmvanilla.apis.detector import build_detector, max_rel_err, pre_nms_outputs
+from mmvanilla.apis.detector import build_detector, pre_nms_outputs
+from mmvanilla.utils.numerics import max_rel_err
 from mmvanilla.models import switch_to_deploy
 from tests.conftest import REPO, cli_options, randomize_norms
 from tests.detection_options import tiny_detector_options
