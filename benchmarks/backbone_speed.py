@@ -135,7 +135,8 @@ def plain_child(weights: str, size: List[int], repeats: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+    # (allow_abbrev=False: --no-tuned-runtime is read in full before the imports)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--arch', default='vanillanet_11')
     parser.add_argument('--out', default='backbone_speed.json')

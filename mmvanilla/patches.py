@@ -1,8 +1,9 @@
 """Every change mmvanilla makes to a third-party library, in one place.
 
 Applied once, by :mod:`mmvanilla.plugin` (what configs import through
-``custom_imports``, so mmdet's own tools get them too). Each entry says what
-upstream does and why it is replaced:
+``custom_imports``, so mmdet's own tools get them too) or by whichever of
+:mod:`mmvanilla.engine` and the tools' config loading comes first (change 5
+alone there). Each entry says what upstream does and why it is replaced:
 
 1. **Local checkpoint loading** (mmengine ``CheckpointLoader``, scheme ``''``).
    Upstream: ``torch.load(filename)``: torch < 2.6 unpickles anything a file
@@ -50,8 +51,10 @@ import importlib.metadata
 import importlib.util
 import os
 import os.path as osp
+import threading
 
 _applied = False
+_config_caches_applied = False
 
 
 def multimodal_models_cannot_import() -> bool:
@@ -98,18 +101,21 @@ def apply() -> None:
 def apply_config_caches() -> None:
     """Change 5 alone (load_config applies it before a tool's first config
     load, ahead of the plugin that configs import); later calls do nothing."""
+    global _config_caches_applied
+    if _config_caches_applied:
+        return
     import mmengine.config.config as mmengine_config
     import mmengine.config.utils as mmengine_config_utils
-    if getattr(mmengine_config_utils.load, 'parses_once', False):
-        return
     mmengine_config_utils.load = _parsed_once(mmengine_config_utils.load)
     mmengine_config.is_installed = _found_once(mmengine_config.is_installed)
     mmengine_config.FormatCode = _formatted_once(mmengine_config.FormatCode)
+    _config_caches_applied = True
 
 
 def _parsed_once(load):
     """``load``, remembering each file's contents while its size and
-    modification time stay the same."""
+    modification time stay the same (one object for every caller: its only
+    caller, ``_get_cfg_metainfo``, reads it)."""
     parsed = {}
 
     @functools.wraps(load)
@@ -121,7 +127,6 @@ def _parsed_once(load):
         if key not in parsed:
             parsed[key] = load(path)
         return parsed[key]
-    load_once.parses_once = True
     return load_once
 
 
@@ -139,14 +144,18 @@ def _found_once(is_installed):
 
 def _formatted_once(format_code, keep: int = 16):
     """yapf's ``FormatCode``, remembering the last ``keep`` texts it formatted."""
-    formatted = {}
+    formatted, lock = {}, threading.Lock()
 
     @functools.wraps(format_code)
     def format_code_once(text, **kwargs):
         key = (text, repr(sorted(kwargs.items())))
-        if key not in formatted:
+        with lock:
+            if key in formatted:
+                return formatted[key]
+        result = format_code(text, **kwargs)
+        with lock:
             if len(formatted) >= keep:
                 formatted.pop(next(iter(formatted)))
-            formatted[key] = format_code(text, **kwargs)
-        return formatted[key]
+            formatted[key] = result
+        return result
     return format_code_once

@@ -22,7 +22,7 @@ def test_training_and_coco_evaluation_run_beside_numpy_1(shapes_root, tmp_path):
     # through mmdet's CocoMetric
     options = tiny_detector_options(shapes_root)
     script = f'''
-import json, sys, numpy, torch
+import json, numpy, torch
 assert numpy.__version__ == '1.26.4', numpy.__version__
 from mmvanilla.cli import call
 from mmvanilla.tools import train

@@ -102,9 +102,9 @@ def export_network_checked(model, graph: str, shape: Tuple[int, int], path: str
     import torch
     from torch import nn
 
-    from mmvanilla.utils.numerics import max_rel_err
     from mmvanilla.deploy import DetectorNetwork
     from mmvanilla.deploy.onnx_export import IMAGE_AXES, export_onnx
+    from mmvanilla.utils.numerics import max_rel_err
 
     class Backbone(nn.Module):
         def __init__(self, backbone):

@@ -91,5 +91,3 @@ def pre_nms_outputs(model: nn.Module, x: Tensor) -> List[Tensor]:
     with torch.no_grad():
         feats = model.extract_feat(x)
         return list(feats) + [t for level in head(feats) for t in level]
-
-

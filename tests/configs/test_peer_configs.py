@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from mmvanilla.apis.detector import build_detector, pre_nms_outputs
-from mmvanilla.utils.numerics import max_rel_err
 from mmvanilla.models import switch_to_deploy
+from mmvanilla.utils.numerics import max_rel_err
 from tests.conftest import REPO
 
 

@@ -5,9 +5,9 @@ import copy
 import torch
 
 from mmvanilla.apis.detector import build_detector, pre_nms_outputs
-from mmvanilla.utils.numerics import max_rel_err
 from mmvanilla.deploy import to_reduced_precision
 from mmvanilla.models import switch_to_deploy
+from mmvanilla.utils.numerics import max_rel_err
 from tests.conftest import REPO, cli_options, val_batches
 
 CONFIG = str(REPO / 'configs' / 'retinanet_vanillanet11.py')

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from mmvanilla.apis.detector import build_detector, pre_nms_outputs
-from mmvanilla.utils.numerics import max_rel_err
 from mmvanilla.models import switch_to_deploy
+from mmvanilla.utils.numerics import max_rel_err
 from tests.conftest import REPO, cli_options, randomize_norms
 from tests.detection_options import tiny_detector_options
 
