@@ -24,12 +24,10 @@ import sys
 import tempfile
 from typing import Callable, Dict, List
 
-from mmvanilla.runtime import default_runtime_env, reexec_with_tuned_runtime, runtime_description
+from mmvanilla.runtime import default_runtime_env, runtime_description, start_program
 
 if __name__ == '__main__':  # (glibc reads its settings at start-up: before the imports)
-    if '--no-tuned-runtime' in sys.argv:
-        os.environ['MMVANILLA_TUNED_RUNTIME'] = '0'
-    reexec_with_tuned_runtime()
+    start_program(sys.argv[1:])
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

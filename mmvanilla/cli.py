@@ -6,7 +6,6 @@ notebooks call ``mmvanilla.tools.<name>.main(argv)`` directly, or through
 Light: nothing here imports torch or mmdet.
 """
 import importlib
-import os
 import re
 import sys
 import warnings
@@ -89,9 +88,7 @@ def run_as_program(module: str) -> None:
     deprecation warning, then import ``module`` and exit with :func:`call`'s
     status."""
     argv = sys.argv[1:]
-    if '--no-tuned-runtime' in argv:
-        os.environ['MMVANILLA_TUNED_RUNTIME'] = '0'
-    runtime.reexec_with_tuned_runtime()
+    runtime.start_program(argv)
     # mmengine imports pkg_resources, which setuptools deprecates on every
     # import: nothing a user of these tools can act on. Every other warning stays.
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated',

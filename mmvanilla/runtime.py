@@ -54,6 +54,15 @@ def default_runtime_env() -> Dict[str, str]:
     return env
 
 
+def start_program(argv: List[str]) -> None:
+    """A program's start, before its heavy imports: ``--no-tuned-runtime`` in
+    ``argv`` turns the tuning off (for it and the processes it starts);
+    otherwise :func:`reexec_with_tuned_runtime`."""
+    if '--no-tuned-runtime' in argv:
+        os.environ[_MARKER] = '0'
+    reexec_with_tuned_runtime()
+
+
 def reexec_with_tuned_runtime(argv: Optional[List[str]] = None) -> None:
     """Re-execute this Python program once with :data:`TUNED_ENV` set.
 
