@@ -230,7 +230,7 @@ def plot(rows: List[dict], title: str, path: str) -> None:
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     with atomic_output(path) as tmp:
-        fig.savefig(tmp, format='png')
+        fig.savefig(tmp, format='png', bbox_inches='tight')  # (long titles and labels)
 
 
 def label(row: dict) -> str:
