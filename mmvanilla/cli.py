@@ -100,7 +100,9 @@ def run_as_program(module: str) -> None:
         def tool_main(args, error=error):  # told by the failure layer, as in main
             raise error
     # What the imports made lives as long as the process: out of the collector's sight.
-    # mmengine collects at every dataset build, 0.6 s each over mmdet's half a million
-    # objects on a loaded 2-core AMD EPYC Zen 3, nothing after the freeze.
+    # mmengine collects at every dataset build (BaseDataset's serialization) and CPython
+    # runs full collections on its own, each walking mmdet's half a million import-time
+    # objects (0.3-0.6 s on a 2-core AMD EPYC Zen 3), far less after the freeze. No
+    # collection first: it would cost one of those, for the few cycles imports leave.
     gc.freeze()
     sys.exit(call(tool_main, argv))
