@@ -147,6 +147,7 @@ def time_backbone(config: str, device: str, shape, rounds: int, warmup: int,
     from mmengine.config import Config
 
     from mmvanilla.models import VanillaNet, switch_to_deploy
+    from mmvanilla.utils.numerics import max_rel_err
     from mmvanilla.utils.timing import cuda_fp32_math, time_calls
     cfg = Config.fromfile(resolve(config), import_custom_modules=False)
     kwargs = {k: v for k, v in cfg.model.backbone.items() if k != 'type'}
@@ -168,8 +169,7 @@ def time_backbone(config: str, device: str, shape, rounds: int, warmup: int,
         with cuda_fp32_math(math == 'tf32'):
             times, outputs = time_calls(runs, rounds, warmup, device)
         last = {form: out[-1].float() for form, out in outputs.items()}
-        diff = float((last['fused'] - last['unfused']).abs().max()
-                     / last['unfused'].abs().max().clamp_min(1e-12))
+        diff = max_rel_err([last['fused']], [last['unfused']])
         for form in models:
             ms = statistics.median(times[form]) * 1000
             rows.append(dict(form=form, math=math, median_ms=ms, fps=1000 / ms,

@@ -29,9 +29,11 @@ def test_the_demo_peer_differs_from_the_demo_only_in_its_backbone_and_optimizer(
     from mmengine.optim import build_optim_wrapper
 
     from mmvanilla.apis.config import load_config
-    peer = load_config(str(REPO / 'configs' / 'peers' / 'retinanet_mobileone_s0_shapes.py'))
+    path = str(REPO / 'configs' / 'peers' / 'retinanet_mobileone_s0_shapes.py')
+    peer_cfg = load_config(path)
+    peer = peer_cfg.to_dict()
     demo = load_config(str(REPO / 'configs' / 'demo' / 'retinanet_vanillanet_tiny_shapes.py'))
-    peer, demo = peer.to_dict(), demo.to_dict()
+    demo = demo.to_dict()
     assert {k for k in peer.keys() | demo.keys() if peer.get(k) != demo.get(k)} == {
         'model', 'custom_hooks', 'custom_imports', 'optim_wrapper'}
     assert {k for k in peer['model'] if peer['model'][k] != demo['model'][k]} == {'backbone',
@@ -40,9 +42,8 @@ def test_the_demo_peer_differs_from_the_demo_only_in_its_backbone_and_optimizer(
                                                                  in_channels=None)
     assert peer['custom_hooks'] == [] and demo['custom_hooks'][0]['type'] == 'DeepTrainingHook'
     assert peer['optim_wrapper']['optimizer'] == demo['optim_wrapper']['optimizer']
-    model, _, _ = build_detector(str(REPO / 'configs' / 'peers' / 'retinanet_mobileone_s0_shapes.py'))
-    wrapper = build_optim_wrapper(model, load_config(
-        str(REPO / 'configs' / 'peers' / 'retinanet_mobileone_s0_shapes.py')).optim_wrapper)
+    model, _, _ = build_detector(path)
+    wrapper = build_optim_wrapper(model, peer_cfg.optim_wrapper)
     groups = wrapper.optimizer.param_groups
     assert any(g['weight_decay'] == 0 for g in groups)  # norms and biases
     assert len({g['lr'] for g in groups}) == 1  # no layer decay
