@@ -3,15 +3,18 @@ from typing import Set
 
 #: CPU flags of native bf16 arithmetic.
 BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
+CPUINFO = '/proc/cpuinfo'
 
 
 def cpuinfo_field(name: str) -> str:
-    """The first ``name : value`` line of /proc/cpuinfo ('' where unreadable)."""
+    """The value of the first ``name : value`` line of /proc/cpuinfo whose key
+    is ``name`` exactly ('' where unreadable): 'model' is not 'model name'."""
     try:
-        with open('/proc/cpuinfo') as f:
+        with open(CPUINFO) as f:
             for line in f:
-                if line.startswith(name):
-                    return line.split(':', 1)[1].strip()
+                key, colon, value = line.partition(':')
+                if colon and key.strip() == name:
+                    return value.strip()
     except OSError:
         pass
     return ''

@@ -16,12 +16,25 @@ def cpu_flags() -> Set[str]:
     return runtime_cpu.cpu_flags()
 
 
+#: The extensions that choose the engines' INT8 and bf16 kernels. Two CPUs of
+#: one name can differ in them (a Xeon whose hypervisor hides AMX), and INT8
+#: accuracy on OpenVINO did (docs/benchmarks.md), so a result names them.
+KERNEL_FLAGS = ('avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8')
+
+
 def cpu_model() -> str:
-    """e.g. ``'AMD EPYC 9R14, 2 cores, avx512f'``."""
-    name = runtime_cpu.cpuinfo_field('model name') or 'unknown'
+    """The CPU as a result file names it, e.g. ``'Intel(R) Xeon(R) Processor
+    (family 6 model 207), 2 cores, avx512f avx512_vnni avx_vnni avx512_bf16'``:
+    the widest vector ISA, then the INT8/bf16 extensions present."""
+    field = runtime_cpu.cpuinfo_field
+    name = field('model name') or 'unknown'
+    family, model = field('cpu family'), field('model')
+    if family and model:
+        name += f' (family {family} model {model})'
     flags = cpu_flags()
     isa = next((f for f in ('avx512f', 'avx2', 'avx') if f in flags), 'no avx')
-    return f'{name}, {os.cpu_count()} cores, {isa}'
+    return ' '.join([f'{name}, {os.cpu_count()} cores, {isa}']
+                    + [f for f in KERNEL_FLAGS if f in flags])
 
 
 def cpu_has_native_bf16() -> bool:
