@@ -8,9 +8,12 @@
 A table is the block between ``<!-- table: NAME.json -->`` and ``<!-- end table -->``;
 NAME.json is in docs/results/. The block states the CPU, the command and the figures,
 as the file has them. The suite runs --check, so a table cannot drift from its
-raw file.
+raw file, and it fails on a file in docs/results/ that neither README.md nor a
+page of docs/ names: a raw result nobody reads goes, so nothing stale stays.
 """
+import glob
 import json
+import os
 import os.path as osp
 import re
 import sys
@@ -129,6 +132,15 @@ def rendered(text: str) -> str:
     return BLOCK.sub(block, text)
 
 
+def unreferenced() -> List[str]:
+    """The files of docs/results/ that README.md and docs/*.md never name."""
+    text = ''
+    for page in [osp.join(REPO, 'README.md')] + glob.glob(osp.join(osp.dirname(DOC), '*.md')):
+        with open(page) as f:
+            text += f.read()
+    return sorted(name for name in os.listdir(RESULTS) if name not in text)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     with open(DOC) as f:
@@ -138,6 +150,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         if new != text:
             print(f'error: a table in {DOC} differs from its raw file: run python '
                   f'benchmarks/results_tables.py', file=sys.stderr)
+            return 1
+        unread = unreferenced()
+        if unread:
+            print(f'error: no page names {", ".join(unread)} (docs/results/): cite each '
+                  'beside its table or claim, or delete it', file=sys.stderr)
             return 1
         return 0
     if argv:
