@@ -13,6 +13,7 @@ import sys
 from typing import List, Optional, Tuple
 
 from .artefact import DESCRIPTION
+from .cpu import SLOW_BF16, bf16_slower_than_fp32
 from .detector import Detector, coco_entries
 from .engines import ENGINES
 from .errors import RuntimeInputError
@@ -78,6 +79,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not os.access(folder, os.W_OK):
         raise RuntimeInputError(f'--out {args.out!r}: folder {folder!r} is not writable')
     detector = Detector(args.artefact, args.engine)
+    if detector.artefact.precision == 'bf16' and bf16_slower_than_fp32():
+        print(f'note: {SLOW_BF16}', file=sys.stderr)
     names = dict(paths)
     entries = []
     for path, detections in detector.detect_files([p for p, _ in paths], args.batch_size):

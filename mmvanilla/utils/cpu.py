@@ -37,6 +37,11 @@ def cpu_model() -> str:
                     + [f for f in KERNEL_FLAGS if f in flags])
 
 
+def bf16_slower_than_fp32() -> bool:
+    """True where native bf16 is still slower than fp32 (Intel without AMX)."""
+    return runtime_cpu.bf16_slower_than_fp32(cpu_flags(), runtime_cpu.cpu_vendor())
+
+
 def cpu_has_native_bf16() -> bool:
     """True where the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
     return runtime_cpu.cpu_has_native_bf16(cpu_flags())

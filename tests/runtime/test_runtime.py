@@ -10,6 +10,7 @@ import pytest
 
 from mmvanilla_runtime.__main__ import run as runtime_main
 from mmvanilla_runtime.artefact import file_hashes, sha256_of
+from mmvanilla_runtime.cpu import bf16_slower_than_fp32
 from mmvanilla_runtime.engines import check_precision_runs
 from mmvanilla_runtime.errors import RuntimeInputError
 from mmvanilla_runtime.preprocess import prepare_batch
@@ -187,6 +188,10 @@ def test_missing_engine_and_unrunnable_precision_are_one_line(deployed, shapes_r
     with pytest.raises(RuntimeInputError, match='bf16 artefacts run with --engine openvino'):
         check_precision_runs('bf16', 'onnxruntime', flags={'avx512_bf16'})
     check_precision_runs('bf16', 'openvino', flags={'avx512_bf16'})  # runs
+    # it runs, with a note where bf16 is slower than fp32: Intel without AMX only
+    assert bf16_slower_than_fp32({'avx512_bf16'}, 'GenuineIntel')
+    assert not bf16_slower_than_fp32({'avx512_bf16', 'amx_bf16'}, 'GenuineIntel')
+    assert not bf16_slower_than_fp32({'avx512_bf16'}, 'AuthenticAMD')
 
 
 def test_runtime_requirements_hold_nothing_of_the_training_stack():
