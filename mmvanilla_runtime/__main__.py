@@ -13,9 +13,8 @@ import sys
 from typing import List, Optional, Tuple
 
 from .artefact import DESCRIPTION
-from .cpu import SLOW_BF16, bf16_slower_than_fp32
 from .detector import Detector, coco_entries
-from .engines import ENGINES
+from .engines import ENGINES, bf16_note
 from .errors import RuntimeInputError
 from .failures import OneLineParser, run_main, write_failure
 from .outputs import atomic_output, check_outputs
@@ -79,8 +78,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not os.access(folder, os.W_OK):
         raise RuntimeInputError(f'--out {args.out!r}: folder {folder!r} is not writable')
     detector = Detector(args.artefact, args.engine)
-    if detector.artefact.precision == 'bf16' and bf16_slower_than_fp32():
-        print(f'note: {SLOW_BF16}', file=sys.stderr)
+    note = bf16_note(detector.artefact.precision)
+    if note:
+        print(note, file=sys.stderr)
     names = dict(paths)
     entries = []
     for path, detections in detector.detect_files([p for p, _ in paths], args.batch_size):

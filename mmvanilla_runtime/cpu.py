@@ -25,22 +25,15 @@ def cpu_flags() -> Set[str]:
     return set(cpuinfo_field('flags').split())
 
 
-#: why bf16 runs slower than fp32 on a CPU where bf16_slower_than_fp32() holds
-SLOW_BF16 = ('this Intel CPU has avx512_bf16 but no AMX, where bf16 took 1.4-1.7x the time '
-             'of fp32 for a 1280x800 detector, in PyTorch and in OpenVINO '
-             '(docs/benchmarks.md); fp32 or int8 is faster here')
-
-
 def cpu_vendor() -> str:
     """/proc/cpuinfo's vendor_id, e.g. 'GenuineIntel', 'AuthenticAMD'."""
     return cpuinfo_field('vendor_id')
 
 
 def bf16_slower_than_fp32(flags: Set[str] = None, vendor: str = None) -> bool:
-    """True on an Intel CPU with native bf16 but no AMX (a Cooper Lake, or a
-    Xeon whose hypervisor hides AMX): there, measured, bf16 is slower than
-    fp32 (:data:`SLOW_BF16`), while AMD's Zen 4 and Zen 5 run bf16 faster
-    than fp32 with the same flags."""
+    """True on an Intel CPU with avx512_bf16 but no AMX, where bf16 is likely
+    slower than fp32: measured on one such Xeon (its hypervisor hides AMX;
+    docs/benchmarks.md). AMD CPUs with the same flag are not flagged."""
     flags = cpu_flags() if flags is None else flags
     vendor = cpu_vendor() if vendor is None else vendor
     return vendor == 'GenuineIntel' and 'avx512_bf16' in flags and 'amx_bf16' not in flags

@@ -1,10 +1,10 @@
 """The inference engines an artefact runs on: OpenVINO (default) and ONNX
 Runtime, behind one call: inputs by name in, outputs by name out."""
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
-from .cpu import cpu_has_native_bf16
+from .cpu import bf16_slower_than_fp32, cpu_has_native_bf16
 from .errors import RuntimeInputError
 
 ENGINES = ('openvino', 'onnxruntime')
@@ -40,6 +40,16 @@ def check_precision_runs(precision: str, engine: str, flags=None) -> None:
         raise RuntimeInputError(
             'this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16 in /proc/cpuinfo): '
             'deploy fp32 or int8 for it instead')
+
+
+def bf16_note(precision: str, flags: Set[str] = None, vendor: str = None) -> Optional[str]:
+    """A note for bf16 on a CPU where it runs but is likely slower than fp32
+    (Intel without AMX), else None. It runs as asked: the note only informs."""
+    if precision != 'bf16' or not bf16_slower_than_fp32(flags, vendor):
+        return None
+    return ('note: this Intel CPU has avx512_bf16 but no AMX; on such a Xeon bf16 took '
+            '1.4-1.7x the time of fp32 for a 1280x800 detector, in PyTorch and in OpenVINO '
+            '(docs/benchmarks.md), so fp32 is likely faster here')
 
 
 def open_engine(model: str, precision: str, engine: str = 'openvino'

@@ -12,7 +12,7 @@ from torch import nn
 
 from mmvanilla.utils import cpu
 from mmvanilla.utils.errors import ConfigError
-from mmvanilla_runtime.cpu import SLOW_BF16
+from mmvanilla_runtime.engines import bf16_note
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,9 @@ def resolve_precision(precision: str, device: str = 'cpu', notice=print) -> str:
         notice(f'note: {NO_NATIVE_BF16}: running fp32 instead ({EMULATED_BF16_ENV}=1 '
                'runs it anyway, to check its accuracy)')
         return 'fp32'
-    if precision == 'bf16' and kind == 'cpu' and cpu.bf16_slower_than_fp32():
-        notice(f'note: {SLOW_BF16}: running bf16 as asked')
+    note = bf16_note(precision, cpu.cpu_flags(), cpu.cpu_vendor()) if kind == 'cpu' else None
+    if note:
+        notice(f'{note}: running bf16 as asked')
     return precision
 
 

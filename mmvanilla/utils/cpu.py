@@ -37,9 +37,9 @@ def cpu_model() -> str:
                     + [f for f in KERNEL_FLAGS if f in flags])
 
 
-def bf16_slower_than_fp32() -> bool:
-    """True where native bf16 is still slower than fp32 (Intel without AMX)."""
-    return runtime_cpu.bf16_slower_than_fp32(cpu_flags(), runtime_cpu.cpu_vendor())
+def cpu_vendor() -> str:
+    """/proc/cpuinfo's vendor_id ('GenuineIntel', 'AuthenticAMD'; '' if unreadable)."""
+    return runtime_cpu.cpu_vendor()
 
 
 def cpu_has_native_bf16() -> bool:

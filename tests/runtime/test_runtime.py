@@ -10,8 +10,7 @@ import pytest
 
 from mmvanilla_runtime.__main__ import run as runtime_main
 from mmvanilla_runtime.artefact import file_hashes, sha256_of
-from mmvanilla_runtime.cpu import bf16_slower_than_fp32
-from mmvanilla_runtime.engines import check_precision_runs
+from mmvanilla_runtime.engines import bf16_note, check_precision_runs
 from mmvanilla_runtime.errors import RuntimeInputError
 from mmvanilla_runtime.preprocess import prepare_batch
 from tests.conftest import REPO, built_once, call_tool
@@ -188,10 +187,42 @@ def test_missing_engine_and_unrunnable_precision_are_one_line(deployed, shapes_r
     with pytest.raises(RuntimeInputError, match='bf16 artefacts run with --engine openvino'):
         check_precision_runs('bf16', 'onnxruntime', flags={'avx512_bf16'})
     check_precision_runs('bf16', 'openvino', flags={'avx512_bf16'})  # runs
-    # it runs, with a note where bf16 is slower than fp32: Intel without AMX only
-    assert bf16_slower_than_fp32({'avx512_bf16'}, 'GenuineIntel')
-    assert not bf16_slower_than_fp32({'avx512_bf16', 'amx_bf16'}, 'GenuineIntel')
-    assert not bf16_slower_than_fp32({'avx512_bf16'}, 'AuthenticAMD')
+
+
+def test_bf16_note_is_for_intel_without_amx_only():
+    assert 'no AMX' in bf16_note('bf16', {'avx512_bf16'}, 'GenuineIntel')
+    assert bf16_note('bf16', {'avx512_bf16', 'amx_bf16'}, 'GenuineIntel') is None
+    assert bf16_note('bf16', {'avx512_bf16'}, 'AuthenticAMD') is None  # Zen 4, Zen 5
+    assert bf16_note('bf16', set(), '') is None  # no /proc/cpuinfo
+    assert bf16_note('fp32', {'avx512_bf16'}, 'GenuineIntel') is None
+
+
+@pytest.mark.parametrize('precision', ['bf16', 'fp32'])
+def test_runtime_cli_prints_the_bf16_note_and_still_detects(tmp_path, capsys, monkeypatch,
+                                                           precision):
+    import cv2
+    import mmvanilla_runtime.__main__ as cli
+    from mmvanilla_runtime import engines
+
+    class Artefact:  # what the CLI reads of a loaded artefact
+        pass
+
+    class StubDetector:  # the engine itself is not what this checks
+        def __init__(self, folder, engine):
+            self.artefact = Artefact()
+            self.artefact.precision = precision
+
+        def detect_files(self, paths, batch_size):
+            return [(path, []) for path in paths]
+
+    monkeypatch.setattr(cli, 'Detector', StubDetector)
+    monkeypatch.setattr(engines, 'bf16_slower_than_fp32', lambda flags, vendor: True)
+    cv2.imwrite(str(tmp_path / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    out = tmp_path / 'r.json'
+    assert runtime_main([str(tmp_path), str(tmp_path / 'a.png'), '--out', str(out)]) == 0
+    err = capsys.readouterr().err
+    assert ('no AMX' in err) == (precision == 'bf16')
+    assert json.loads(out.read_text()) == []
 
 
 def test_runtime_requirements_hold_nothing_of_the_training_stack():
