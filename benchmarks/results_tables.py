@@ -38,7 +38,9 @@ def formats_table(result: dict) -> str:
         for name, m in result['models'].items())
     images = (f'{result["images"]} images' if result.get('ann_file') else
               f'{result["images"]} generated images (no test set on the machine: no AP)')
-    lines = [f'{runtime["cpu"]}, {runtime["threads"]} threads, torch {runtime["torch"]}; '
+    engines = ''.join(f', {name} {version}' for name, version in
+                      result.get('engines', {}).items())  # (not in files before 2026-12-03)
+    lines = [f'{runtime["cpu"]}, {runtime["threads"]} threads, torch {runtime["torch"]}{engines}; '
              f'{images}, {result["rounds"]} round(s), latency at batch 1, '
              f'throughput at batch {result["batch"]}. Fused models: {models}.', '',
              f'`{result["command"]}`', '',
@@ -133,12 +135,14 @@ def rendered(text: str) -> str:
 
 
 def unreferenced() -> List[str]:
-    """The files of docs/results/ that README.md and docs/*.md never name."""
+    """The files of docs/results/ that README.md and docs/*.md never name. A
+    table's JSON and plot are named by its marker and its command line."""
     text = ''
     for page in [osp.join(REPO, 'README.md')] + glob.glob(osp.join(osp.dirname(DOC), '*.md')):
         with open(page) as f:
             text += f.read()
-    return sorted(name for name in os.listdir(RESULTS) if name not in text)
+    return sorted(name for name in os.listdir(RESULTS) if not re.search(
+        rf'(?<![\w.-]){re.escape(name)}(?![\w-]|\.\w)', text))  # 'old_a.json' is not 'a.json'
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -270,6 +270,19 @@ def models_to_run(args: argparse.Namespace, cfg: Config, work: str
     return models, sizes
 
 
+def installed_engines() -> Dict[str, str]:
+    """The installed engines' versions, from their package metadata (nothing
+    is imported): a row's speed and INT8 accuracy depend on them."""
+    from importlib import metadata
+    versions = {}
+    for name in ('openvino', 'onnxruntime', 'nncf'):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
 def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
     """The --formats mode of tools/benchmark.py (its arguments)."""
     from mmengine.utils import ProgressBar
@@ -353,7 +366,7 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
                model=sizes[models[0][0]], models={m[0]: dict(sizes[m[0]], config=m[1],
                                                             checkpoint=m[2], trained=m[3])
                                                   for m in models},
-               rows=rows, runtime=runtime_description(),
+               rows=rows, runtime=runtime_description(), engines=installed_engines(),
                command=command_line('benchmark', argv))
     with atomic_output(args.out) as tmp, open(tmp, 'w') as f:
         json.dump(out, f, indent=2)

@@ -19,5 +19,9 @@ def test_a_raw_file_no_page_names_fails_the_check(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(tables, 'RESULTS', str(tmp_path / 'docs' / 'results'))
     assert tables.main(['--check']) == 1
     assert 'no page names stale.json' in capsys.readouterr().err
-    (tmp_path / 'README.md').write_text('[stale](docs/results/stale.json)\n')
+    for other in ('old_stale.json', 'stale.json.bak'):  # another file's name holds it
+        (tmp_path / 'README.md').write_text(f'[x](docs/results/{other})\n')
+        assert tables.main(['--check']) == 1
+    capsys.readouterr()
+    (tmp_path / 'README.md').write_text('Its file is docs/results/stale.json.\n')
     assert tables.main(['--check']) == 0

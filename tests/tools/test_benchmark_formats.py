@@ -116,6 +116,8 @@ def test_the_demo_learns_and_every_form_keeps_its_ap(trained_demo, tmp_path):
             assert row['throughput_images_per_s'] > 0 and row['peak_rss_mb'] > 0
             assert row['cold_start_s'] > row['load_s'] > 0
     assert report['images'] == 40 and report['model']['gmac'] > 0
+    # the engines that made the rows, by version (INT8 AP moved with CPU and engine)
+    assert set(report['engines']) == {'openvino', 'onnxruntime', 'nncf'}, report['engines']
     assert plot.stat().st_size > 0
 
 
