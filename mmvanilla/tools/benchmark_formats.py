@@ -270,24 +270,12 @@ def models_to_run(args: argparse.Namespace, cfg: Config, work: str
     return models, sizes
 
 
-def installed_engines() -> Dict[str, str]:
-    """The installed engines' versions, from their package metadata (nothing
-    is imported): a row's speed and INT8 accuracy depend on them."""
-    from importlib import metadata
-    versions = {}
-    for name in ('openvino', 'onnxruntime', 'nncf'):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
-
-
 def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
     """The --formats mode of tools/benchmark.py (its arguments)."""
     from mmengine.utils import ProgressBar
 
     from mmvanilla.apis.config import command_line, load_config
+    from mmvanilla.apis.deployment import ENGINES, engine_versions
     from mmvanilla.deploy.precision import EMULATED_BF16_ENV, NO_NATIVE_BF16, resolve_precision
     from mmvanilla.runtime import runtime_description
     from mmvanilla.utils.paths import atomic_output
@@ -366,7 +354,8 @@ def run(args: argparse.Namespace, argv: Optional[List[str]]) -> None:
                model=sizes[models[0][0]], models={m[0]: dict(sizes[m[0]], config=m[1],
                                                             checkpoint=m[2], trained=m[3])
                                                   for m in models},
-               rows=rows, runtime=runtime_description(), engines=installed_engines(),
+               rows=rows, runtime=runtime_description(),
+               engines=engine_versions(required=False, names=ENGINES[1:]),
                command=command_line('benchmark', argv))
     with atomic_output(args.out) as tmp, open(tmp, 'w') as f:
         json.dump(out, f, indent=2)
